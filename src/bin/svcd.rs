@@ -1,0 +1,98 @@
+//! svcd: the service supervisor.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use svcd::unit::load::{load_files, unit_files};
+use svcd::unit::{Ipc, Share, Unit, UserNamespace};
+
+/// Supervise the services described by the unit files of a directory.
+#[derive(Parser)]
+#[command(name = "svcd", version)]
+struct Args {
+    /// Directory of unit files.
+    #[arg(long, default_value = "/etc/svcd/units")]
+    units: PathBuf,
+    /// Load and check the units, print what would start and in which order, and exit.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("svcd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<ExitCode> {
+    let files = unit_files(&args.units).context("cannot load the units")?;
+    let set = load_files(&files);
+    for d in &set.diagnostics {
+        eprintln!("{d}");
+    }
+    if !args.dry_run {
+        anyhow::bail!("supervising services is not available in this version yet; use --dry-run");
+    }
+    println!("would start, in this order:");
+    for unit in set.start_order().into_iter().filter(|u| u.autostart) {
+        println!("  {:<16} {}", unit.name.as_str(), summary(unit));
+    }
+    let on_request: Vec<&str> = set
+        .units
+        .values()
+        .filter(|u| !u.autostart)
+        .map(|u| u.name.as_str())
+        .collect();
+    if !on_request.is_empty() {
+        println!("on request only: {}", on_request.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line that tells what a unit runs and how it is isolated.
+fn summary(unit: &Unit) -> String {
+    let ns = &unit.namespaces;
+    let share = |key: &str, s: &Share| match s {
+        Share::Private => None,
+        Share::Host => Some(format!("{key}=host")),
+        Share::Service(r) => Some(format!("{key}=service:{}", r.name)),
+    };
+    let mut notes: Vec<String> = [
+        share("pid", &ns.pid),
+        share("net", &ns.network),
+        share("uts", &ns.uts),
+        match &ns.ipc {
+            Ipc::Private => None,
+            Ipc::Shareable => Some("ipc=shareable".into()),
+            Ipc::Host => Some("ipc=host".into()),
+            Ipc::Service(r) => Some(format!("ipc=service:{}", r.name)),
+        },
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match &ns.user {
+        UserNamespace::Auto => notes.push("userns=auto".into()),
+        UserNamespace::Map { .. } => notes.push("userns=map".into()),
+        UserNamespace::Host { .. } => {}
+    }
+    if unit.security.privileged {
+        notes.push("privileged".into());
+    }
+    if let Some(m) = unit.resources.mem_limit {
+        notes.push(format!("mem={}m", m >> 20));
+    }
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", notes.join(" "))
+    };
+    format!("{}{notes}", unit.process.argv.join(" "))
+}

@@ -1,0 +1,298 @@
+//! Reading unit files and directories, and the rules that span units: unique names, references
+//! to units that exist, IPC sharing, and dependency cycles.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::validate::{MAX_FILE_BYTES, parse_unit};
+use super::{Diagnostic, Ipc, Pos, Severity, Share, Unit, UnitName, UnitRef};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The valid units of a load, and every diagnostic found on the way. A unit with errors is
+/// left out; the others are kept.
+#[derive(Debug, Default)]
+pub struct UnitSet {
+    pub units: BTreeMap<UnitName, Unit>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl UnitSet {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// Units in an order that starts every unit after the units it needs.
+    pub fn start_order(&self) -> Vec<&Unit> {
+        let mut order = Vec::new();
+        let mut placed: BTreeSet<&UnitName> = BTreeSet::new();
+        // Cycles were removed at load, so every round places at least one unit.
+        while order.len() < self.units.len() {
+            let before = order.len();
+            for (name, unit) in &self.units {
+                let ready = needs(unit)
+                    .all(|r| placed.contains(&r.name) || !self.units.contains_key(&r.name));
+                if !placed.contains(name) && ready {
+                    order.push(unit);
+                }
+            }
+            placed.extend(order[before..].iter().map(|u| &u.name));
+            if order.len() == before {
+                break;
+            }
+        }
+        order
+    }
+}
+
+/// The units a unit needs started before it: its dependencies and the units whose
+/// namespaces it joins.
+pub fn needs(unit: &Unit) -> impl Iterator<Item = &UnitRef> {
+    let ns = &unit.namespaces;
+    let shares = [&ns.pid, &ns.network, &ns.uts, &ns.cgroup]
+        .into_iter()
+        .filter_map(|s| match s {
+            Share::Service(r) => Some(r),
+            _ => None,
+        });
+    let ipc = match &ns.ipc {
+        Ipc::Service(r) => Some(r),
+        _ => None,
+    };
+    unit.supervision
+        .depends_on
+        .iter()
+        .map(|d| &d.unit)
+        .chain(shares)
+        .chain(ipc)
+}
+
+/// Load unit files and directories of unit files, as `svcctl validate` takes them.
+pub fn load_paths(paths: &[PathBuf]) -> Result<UnitSet, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = fs::metadata(path).map_err(|source| LoadError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            files.extend(unit_files(path)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(load_files(&files))
+}
+
+/// The unit files of a directory, in name order: `*.yaml` and `*.yml`, not hidden.
+pub fn unit_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let read_err = |source| LoadError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        if is_yaml && !name.starts_with('.') {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The bytes of a unit file, refusing anything that is not a regular file of bounded size.
+fn read_unit_file(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if meta.is_dir() {
+        return Err("this is a directory, not a unit file".into());
+    }
+    if !meta.is_file() {
+        return Err("this is not a regular file".into());
+    }
+    let too_large = |len: u64| {
+        format!(
+            "the file is {:.1} MiB; unit files are limited to {} MiB",
+            len as f64 / f64::from(1 << 20),
+            MAX_FILE_BYTES >> 20
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Parse every file, then apply the rules that span units.
+pub fn load_files(files: &[PathBuf]) -> UnitSet {
+    let mut set = UnitSet::default();
+    // Every name a file claims, valid or not: references to a unit with errors are not
+    // "missing", and two files claiming one name are both refused.
+    let mut claimed: BTreeMap<String, Vec<&PathBuf>> = BTreeMap::new();
+    for path in files {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        claimed.entry(stem.to_owned()).or_default().push(path);
+        let (unit, diags) = match read_unit_file(path) {
+            Ok(bytes) => parse_unit(path, &bytes),
+            Err(message) => (None, vec![file_error(path, Pos::START, message)]),
+        };
+        set.diagnostics.extend(diags);
+        if let Some(unit) = unit {
+            set.units.insert(unit.name.clone(), unit);
+        }
+    }
+    for (name, paths) in &claimed {
+        if let [first, rest @ ..] = paths.as_slice() {
+            for other in rest {
+                set.diagnostics.push(file_error(
+                    other,
+                    Pos::START,
+                    format!("unit `{name}` is also defined by {}", first.display()),
+                ));
+            }
+            if !rest.is_empty() {
+                set.units.retain(|n, _| n.as_str() != name);
+            }
+        }
+    }
+    check_references(&mut set, &claimed);
+    remove_cycles(&mut set);
+    set.diagnostics.sort();
+    set
+}
+
+fn file_error(path: &Path, pos: Pos, message: String) -> Diagnostic {
+    Diagnostic {
+        path: path.to_path_buf(),
+        pos,
+        severity: Severity::Error,
+        message,
+    }
+}
+
+/// References to units that no file defines, and `ipc: service:NAME` where NAME does not
+/// share its IPC namespace.
+fn check_references<T>(set: &mut UnitSet, claimed: &BTreeMap<String, T>) {
+    let mut broken: BTreeSet<UnitName> = BTreeSet::new();
+    for unit in set.units.values() {
+        let mut report = |r: &UnitRef, severity, message: String| {
+            set.diagnostics.push(Diagnostic {
+                path: unit.path.clone(),
+                pos: r.pos,
+                severity,
+                message,
+            });
+            if severity == Severity::Error {
+                broken.insert(unit.name.clone());
+            }
+        };
+        let optional: BTreeSet<&UnitName> = unit
+            .supervision
+            .depends_on
+            .iter()
+            .filter(|d| !d.required)
+            .map(|d| &d.unit.name)
+            .collect();
+        for r in needs(unit) {
+            if claimed.contains_key(r.name.as_str()) {
+                continue;
+            }
+            if optional.contains(&r.name) {
+                let msg = format!("optional dependency `{}` has no unit file", r.name);
+                report(r, Severity::Warning, msg);
+            } else {
+                let msg = format!("unit `{}` does not exist (no {}.yaml)", r.name, r.name);
+                report(r, Severity::Error, msg);
+            }
+        }
+        if let Ipc::Service(r) = &unit.namespaces.ipc {
+            if let Some(target) = set.units.get(&r.name) {
+                if target.namespaces.ipc != Ipc::Shareable {
+                    let msg = format!(
+                        "`ipc: service:{0}` needs `{0}` to have `ipc: shareable`",
+                        r.name
+                    );
+                    report(r, Severity::Error, msg);
+                }
+            }
+        }
+    }
+    set.units.retain(|name, _| !broken.contains(name));
+}
+
+/// Find every cycle among the units' needs, report it once, and drop its units: none of them
+/// could ever start.
+fn remove_cycles(set: &mut UnitSet) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Visiting,
+        Done,
+    }
+    fn visit<'a>(
+        name: &'a UnitName,
+        units: &'a BTreeMap<UnitName, Unit>,
+        marks: &mut BTreeMap<&'a UnitName, Mark>,
+        stack: &mut Vec<(&'a UnitName, Pos)>,
+        cycles: &mut Vec<Vec<(&'a UnitName, Pos)>>,
+    ) {
+        marks.insert(name, Mark::Visiting);
+        for r in needs(&units[name]) {
+            let Some((next, _)) = units.get_key_value(&r.name) else {
+                continue;
+            };
+            stack.push((name, r.pos));
+            match marks.get(next) {
+                Some(Mark::Visiting) => {
+                    let start = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
+                    cycles.push(stack[start..].to_vec());
+                }
+                Some(Mark::Done) => {}
+                None => visit(next, units, marks, stack, cycles),
+            }
+            stack.pop();
+        }
+        marks.insert(name, Mark::Done);
+    }
+
+    let mut marks = BTreeMap::new();
+    let mut cycles = Vec::new();
+    for name in set.units.keys() {
+        if !marks.contains_key(name) {
+            visit(name, &set.units, &mut marks, &mut Vec::new(), &mut cycles);
+        }
+    }
+    let mut doomed = BTreeSet::new();
+    for cycle in &cycles {
+        let (first, pos) = cycle[0];
+        let mut path: Vec<&str> = cycle.iter().map(|(n, _)| n.as_str()).collect();
+        path.push(first.as_str());
+        set.diagnostics.push(file_error(
+            &set.units[first].path,
+            pos,
+            format!("dependency cycle: {}", path.join(" -> ")),
+        ));
+        doomed.extend(cycle.iter().map(|(n, _)| (*n).clone()));
+    }
+    set.units.retain(|name, _| !doomed.contains(name));
+}
