@@ -470,7 +470,8 @@ fn every_malformed_unit_reports_each_error_at_its_place() {
     assert!(CASES.len() >= 40);
     let mut failures = Vec::new();
     for (text, expected) in CASES {
-        let (unit, diags) = parse_unit(Path::new("case.yaml"), text.as_bytes());
+        let parsed = parse_unit(Path::new("case.yaml"), text.as_bytes());
+        let (unit, diags) = (parsed.valid(), &parsed.diagnostics);
         let errors: Vec<String> = diags
             .iter()
             .filter(|d| d.severity == Severity::Error)
@@ -497,10 +498,11 @@ fn every_malformed_unit_reports_each_error_at_its_place() {
 
 #[test]
 fn diagnostics_print_file_line_column_and_message() {
-    let (_, diags) = parse_unit(
+    let diags = &parse_unit(
         Path::new("units/web.yaml"),
         b"command: [true]\nmem_limt: 1g\n",
-    );
+    )
+    .diagnostics;
     assert_eq!(
         diags[0].to_string(),
         "units/web.yaml:2:1: unknown key `mem_limt`; did you mean `mem_limit`?"
@@ -535,7 +537,8 @@ fn risky_settings_are_warnings_not_errors() {
     ];
     for (line, warning) in cases {
         let text = format!("command: [true]\n{line}\n");
-        let (unit, diags) = parse_unit(Path::new("risky.yaml"), text.as_bytes());
+        let parsed = parse_unit(Path::new("risky.yaml"), text.as_bytes());
+        let (unit, diags) = (parsed.valid(), &parsed.diagnostics);
         assert!(unit.is_some(), "{line}: {diags:?}");
         assert_eq!(diags.len(), 1, "{line}: {diags:?}");
         assert_eq!(diags[0].severity, Severity::Warning, "{line}");
@@ -547,9 +550,10 @@ fn risky_settings_are_warnings_not_errors() {
         );
     }
     // A non-root user with the host's ids is not worth a warning.
-    let (_, diags) = parse_unit(
+    let diags = &parse_unit(
         Path::new("ok.yaml"),
         b"command: [true]\nuserns_mode: host\nuser: nobody\n",
-    );
+    )
+    .diagnostics;
     assert!(diags.is_empty(), "{diags:?}");
 }

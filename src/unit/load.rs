@@ -144,40 +144,42 @@ fn read_unit_file(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Parse every file, then apply the rules that span units.
+/// Parse every file, then apply the rules that span units. Units with errors take part in
+/// those rules (so that every problem is reported at once) and are left out of the result.
 pub fn load_files(files: &[PathBuf]) -> UnitSet {
     let mut set = UnitSet::default();
+    let mut invalid: BTreeSet<UnitName> = BTreeSet::new();
     // Every name a file claims, valid or not: references to a unit with errors are not
     // "missing", and two files claiming one name are both refused.
     let mut claimed: BTreeMap<String, Vec<&PathBuf>> = BTreeMap::new();
     for path in files {
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        claimed.entry(stem.to_owned()).or_default().push(path);
-        let (unit, diags) = match read_unit_file(path) {
+        let claims = claimed.entry(stem.to_owned()).or_default();
+        claims.push(path);
+        let parsed = match read_unit_file(path) {
             Ok(bytes) => parse_unit(path, &bytes),
-            Err(message) => (None, vec![file_error(path, Pos::START, message)]),
+            Err(message) => {
+                set.diagnostics.push(file_error(path, Pos::START, message));
+                continue;
+            }
         };
-        set.diagnostics.extend(diags);
-        if let Some(unit) = unit {
-            set.units.insert(unit.name.clone(), unit);
+        if let [first, _, ..] = claims.as_slice() {
+            let msg = format!("unit `{stem}` is also defined by {}", first.display());
+            set.diagnostics.push(file_error(path, Pos::START, msg));
         }
-    }
-    for (name, paths) in &claimed {
-        if let [first, rest @ ..] = paths.as_slice() {
-            for other in rest {
-                set.diagnostics.push(file_error(
-                    other,
-                    Pos::START,
-                    format!("unit `{name}` is also defined by {}", first.display()),
-                ));
-            }
-            if !rest.is_empty() {
-                set.units.retain(|n, _| n.as_str() != name);
+        if let Some(unit) = &parsed.partial {
+            if parsed.has_errors() || claims.len() > 1 {
+                invalid.insert(unit.name.clone());
             }
         }
+        set.diagnostics.extend(parsed.diagnostics);
+        if let Some(unit) = parsed.partial {
+            set.units.entry(unit.name.clone()).or_insert(unit);
+        }
     }
-    check_references(&mut set, &claimed);
-    remove_cycles(&mut set);
+    invalid.extend(check_references(&mut set, &claimed));
+    invalid.extend(report_cycles(&mut set));
+    set.units.retain(|name, _| !invalid.contains(name));
     set.diagnostics.sort();
     set
 }
@@ -192,8 +194,8 @@ fn file_error(path: &Path, pos: Pos, message: String) -> Diagnostic {
 }
 
 /// References to units that no file defines, and `ipc: service:NAME` where NAME does not
-/// share its IPC namespace.
-fn check_references<T>(set: &mut UnitSet, claimed: &BTreeMap<String, T>) {
+/// share its IPC namespace. Returns the units with such errors.
+fn check_references<T>(set: &mut UnitSet, claimed: &BTreeMap<String, T>) -> BTreeSet<UnitName> {
     let mut broken: BTreeSet<UnitName> = BTreeSet::new();
     for unit in set.units.values() {
         let mut report = |r: &UnitRef, severity, message: String| {
@@ -238,12 +240,12 @@ fn check_references<T>(set: &mut UnitSet, claimed: &BTreeMap<String, T>) {
             }
         }
     }
-    set.units.retain(|name, _| !broken.contains(name));
+    broken
 }
 
-/// Find every cycle among the units' needs, report it once, and drop its units: none of them
-/// could ever start.
-fn remove_cycles(set: &mut UnitSet) {
+/// Find every cycle among the units' needs and report it once. Returns the units in cycles:
+/// none of them could ever start.
+fn report_cycles(set: &mut UnitSet) -> BTreeSet<UnitName> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Visiting,
@@ -294,5 +296,5 @@ fn remove_cycles(set: &mut UnitSet) {
         ));
         doomed.extend(cycle.iter().map(|(n, _)| (*n).clone()));
     }
-    set.units.retain(|name, _| !doomed.contains(name));
+    doomed
 }

@@ -68,7 +68,11 @@ pub fn svcctl_bounded(args: &[&str], max_time: Duration, max_memory: u64) -> Run
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let Output { status, stdout, stderr } = child.wait_with_output().expect("collect svcctl output");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("collect svcctl output");
     let run = Run {
         code: status.code(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -79,6 +83,10 @@ pub fn svcctl_bounded(args: &[&str], max_time: Duration, max_memory: u64) -> Run
         "svcctl {args:?} was killed by a signal ({status}); stderr:\n{}",
         run.stderr
     );
-    assert!(!run.stderr.contains("panicked"), "svcctl {args:?} panicked:\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains("panicked"),
+        "svcctl {args:?} panicked:\n{}",
+        run.stderr
+    );
     run
 }

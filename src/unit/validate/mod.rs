@@ -141,9 +141,31 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 /// Unit files larger than this are refused before they are parsed.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
-/// Parse and validate the text of one unit file. Returns the unit when it has no errors, and
-/// every diagnostic found (errors and warnings) either way.
-pub fn parse_unit(path: &Path, bytes: &[u8]) -> (Option<Unit>, Vec<Diagnostic>) {
+/// What reading one unit file found.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The unit as far as it could be read: values in error are left at their defaults. Only
+    /// for checks that span units; [`Parsed::valid`] is the unit to run.
+    pub partial: Option<Unit>,
+    /// Every error and warning, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// The unit, when the file has no errors.
+    pub fn valid(&self) -> Option<&Unit> {
+        self.partial.as_ref().filter(|_| !self.has_errors())
+    }
+}
+
+/// Parse and validate the text of one unit file, finding every problem in it.
+pub fn parse_unit(path: &Path, bytes: &[u8]) -> Parsed {
     let mut ctx = Ctx {
         path,
         diags: Vec::new(),
@@ -155,8 +177,10 @@ pub fn parse_unit(path: &Path, bytes: &[u8]) -> (Option<Unit>, Vec<Diagnostic>) 
             None
         }
     });
-    let failed = ctx.diags.iter().any(|d| d.severity == Severity::Error);
-    (unit.filter(|_| !failed), ctx.diags)
+    Parsed {
+        partial: unit,
+        diagnostics: ctx.diags,
+    }
 }
 
 impl Pos {
@@ -205,6 +229,10 @@ fn read_tree(ctx: &mut Ctx, bytes: &[u8]) -> Option<Node> {
     // Repeated keys reach `Ctx::fields`, which reports each with both positions.
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     options.with_snippet = false;
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_nodes = MAX_NODES;
+    options.budget = Some(budget);
     let docs: Vec<Node> = match serde_saphyr::from_str_multiple_with_options(text, options) {
         Ok(docs) => docs,
         Err(e) => {
@@ -242,10 +270,37 @@ fn read_tree(ctx: &mut Ctx, bytes: &[u8]) -> Option<Node> {
     }
 }
 
+/// How deeply unit files may nest; real units need four levels.
+const MAX_DEPTH: usize = 64;
+/// How many nodes a unit file may hold once aliases are expanded.
+const MAX_NODES: usize = 100_000;
+
 /// The parser's message without its location suffix (the diagnostic carries the position).
 fn yaml_message(e: &serde_saphyr::Error) -> String {
-    use serde_saphyr::MessageFormatter;
-    let msg = serde_saphyr::DefaultMessageFormatter.format_message(e.without_snippet());
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = e;
+    while let Error::AliasError { error, .. } | Error::WithSnippet { error, .. } = inner {
+        inner = error;
+    }
+    let msg = match inner {
+        Error::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => {
+            format!("nesting goes deeper than the limit of {MAX_DEPTH} levels")
+        }
+        Error::Budget { breach, .. } => format!(
+            "the document grows past the parser's limits ({breach:?}); aliases that expand \
+             without bound (an alias bomb) do this"
+        ),
+        _ => {
+            use serde_saphyr::MessageFormatter;
+            serde_saphyr::DefaultMessageFormatter
+                .format_message(inner)
+                .into_owned()
+        }
+    };
     format!("invalid YAML: {msg}")
 }
 
