@@ -1,5 +1,6 @@
 //! svcctl: control svcd, and check unit files offline.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -44,18 +45,19 @@ fn validate(paths: &[PathBuf], strict: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for d in &set.diagnostics {
-        eprintln!("{d}");
-    }
+    let report: String = set.diagnostics.iter().map(|d| format!("{d}\n")).collect();
     let count = |s: Severity| set.diagnostics.iter().filter(|d| d.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
-    println!(
-        "{} valid unit{}, {errors} error{}, {warnings} warning{}",
+    let summary = format!(
+        "{} valid unit{}, {errors} error{}, {warnings} warning{}\n",
         set.units.len(),
         plural(set.units.len()),
         plural(errors),
         plural(warnings)
     );
+    // A reader that stops early (`| head`) is no reason to fail or panic.
+    let _ = std::io::stderr().write_all(report.as_bytes());
+    let _ = std::io::stdout().write_all(summary.as_bytes());
     if errors > 0 || (strict && warnings > 0) {
         ExitCode::FAILURE
     } else {

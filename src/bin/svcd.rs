@@ -1,5 +1,6 @@
 //! svcd: the service supervisor.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,9 +41,9 @@ fn run(args: &Args) -> Result<ExitCode> {
     if !args.dry_run {
         anyhow::bail!("supervising services is not available in this version yet; use --dry-run");
     }
-    println!("would start, in this order:");
+    let mut out = String::from("would start, in this order:\n");
     for unit in set.start_order().into_iter().filter(|u| u.autostart) {
-        println!("  {:<16} {}", unit.name.as_str(), summary(unit));
+        out += &format!("  {:<16} {}\n", unit.name.as_str(), summary(unit));
     }
     let on_request: Vec<&str> = set
         .units
@@ -51,9 +52,13 @@ fn run(args: &Args) -> Result<ExitCode> {
         .map(|u| u.name.as_str())
         .collect();
     if !on_request.is_empty() {
-        println!("on request only: {}", on_request.join(", "));
+        out += &format!("on request only: {}\n", on_request.join(", "));
     }
-    Ok(ExitCode::SUCCESS)
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::stdout().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// One line that tells what a unit runs and how it is isolated.
@@ -94,5 +99,16 @@ fn summary(unit: &Unit) -> String {
     } else {
         format!("  [{}]", notes.join(" "))
     };
-    format!("{}{notes}", unit.process.argv.join(" "))
+    let argv: Vec<String> = unit.process.argv.iter().map(|a| shell_quote(a)).collect();
+    format!("{}{notes}", argv.join(" "))
+}
+
+/// A word as a shell would need it written: as is when plain, else in single quotes.
+fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
