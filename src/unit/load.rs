@@ -167,10 +167,10 @@ pub fn load_files(files: &[PathBuf]) -> UnitSet {
             let msg = format!("unit `{stem}` is also defined by {}", first.display());
             set.diagnostics.push(file_error(path, Pos::START, msg));
         }
-        if let Some(unit) = &parsed.partial {
-            if parsed.has_errors() || claims.len() > 1 {
-                invalid.insert(unit.name.clone());
-            }
+        if let Some(unit) = &parsed.partial
+            && (parsed.has_errors() || claims.len() > 1)
+        {
+            invalid.insert(unit.name.clone());
         }
         set.diagnostics.extend(parsed.diagnostics);
         if let Some(unit) = parsed.partial {
@@ -228,16 +228,15 @@ fn check_references<T>(set: &mut UnitSet, claimed: &BTreeMap<String, T>) -> BTre
                 report(r, Severity::Error, msg);
             }
         }
-        if let Ipc::Service(r) = &unit.namespaces.ipc {
-            if let Some(target) = set.units.get(&r.name) {
-                if target.namespaces.ipc != Ipc::Shareable {
-                    let msg = format!(
-                        "`ipc: service:{0}` needs `{0}` to have `ipc: shareable`",
-                        r.name
-                    );
-                    report(r, Severity::Error, msg);
-                }
-            }
+        if let Ipc::Service(r) = &unit.namespaces.ipc
+            && let Some(target) = set.units.get(&r.name)
+            && target.namespaces.ipc != Ipc::Shareable
+        {
+            let msg = format!(
+                "`ipc: service:{0}` needs `{0}` to have `ipc: shareable`",
+                r.name
+            );
+            report(r, Severity::Error, msg);
         }
     }
     broken

@@ -569,13 +569,13 @@ fn key_pos(root: &Node, key: &str) -> Pos {
 /// Rules that tie several keys of one unit together.
 fn cross_checks(ctx: &mut Ctx, root: &Node, u: &Unit) {
     let r = &u.resources;
-    if let (Some(res), Some(limit)) = (r.mem_reservation, r.mem_limit) {
-        if res > limit {
-            ctx.error(
-                key_pos(root, "mem_reservation"),
-                "mem_reservation must not exceed mem_limit",
-            );
-        }
+    if let (Some(res), Some(limit)) = (r.mem_reservation, r.mem_limit)
+        && res > limit
+    {
+        ctx.error(
+            key_pos(root, "mem_reservation"),
+            "mem_reservation must not exceed mem_limit",
+        );
     }
     if let Some(limit) = r.mem_limit {
         // The smallest limit Docker accepts; below it a service cannot even start.
@@ -616,10 +616,10 @@ fn cross_checks(ctx: &mut Ctx, root: &Node, u: &Unit) {
             );
         }
     }
-    if let Some(h) = &u.supervision.healthcheck {
-        if h.test.is_empty() {
-            ctx.error(key_pos(root, "healthcheck"), "healthcheck needs a `test`");
-        }
+    if let Some(h) = &u.supervision.healthcheck
+        && h.test.is_empty()
+    {
+        ctx.error(key_pos(root, "healthcheck"), "healthcheck needs a `test`");
     }
     if u.process.init && u.namespaces.pid != Share::Private {
         ctx.error(

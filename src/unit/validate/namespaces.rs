@@ -24,69 +24,57 @@ pub(super) fn service_ref(ctx: &mut Ctx, node: &Node, name: &str) -> Option<Unit
     }
 }
 
+/// A namespace setting: one of a key's own words, or `service:NAME`.
+enum Mode<'w> {
+    Word(&'w str),
+    Service(UnitRef),
+}
+
+fn mode<'w>(ctx: &mut Ctx, node: &Node, key: &str, words: &[&'w str]) -> Option<Mode<'w>> {
+    let text = ctx.string(node)?;
+    if let Some(word) = words.iter().find(|w| **w == text) {
+        return Some(Mode::Word(word));
+    }
+    if let Some(name) = text.strip_prefix("service:") {
+        return service_ref(ctx, node, name).map(Mode::Service);
+    }
+    let mut all = words.to_vec();
+    all.push("service:NAME");
+    let hint = match text.strip_prefix("container:") {
+        Some(name) => format!("; svcd has services, not containers: write `service:{name}`"),
+        None => did_you_mean(&text, all.iter().copied()),
+    };
+    let msg = format!(
+        "`{text}` is not a valid {key}: use {}{hint}",
+        quote_list(&all)
+    );
+    ctx.error(node.pos, msg);
+    None
+}
+
 /// `private`, `host` or `service:NAME` (and `none` for the network: a private one).
 pub(super) fn share(ctx: &mut Ctx, node: &Node, key: &str, is_network: bool) -> Option<Share> {
-    let text = ctx.string(node)?;
-    match text.as_str() {
-        "private" => Some(Share::Private),
-        "none" if is_network => Some(Share::Private),
-        "host" => Some(Share::Host),
-        _ => {
-            if let Some(name) = text.strip_prefix("service:") {
-                return service_ref(ctx, node, name).map(Share::Service);
-            }
-            let words: &[&str] = if is_network {
-                &["none", "private", "host", "service:NAME"]
-            } else {
-                &["private", "host", "service:NAME"]
-            };
-            let hint = match text.strip_prefix("container:") {
-                Some(name) => {
-                    format!("; svcd has services, not containers: write `service:{name}`")
-                }
-                None => did_you_mean(&text, words.iter().copied()),
-            };
-            ctx.error(
-                node.pos,
-                format!(
-                    "`{text}` is not a valid {key}: use {}{hint}",
-                    quote_list(words)
-                ),
-            );
-            None
-        }
-    }
+    let words: &[&str] = if is_network {
+        &["none", "private", "host"]
+    } else {
+        &["private", "host"]
+    };
+    Some(match mode(ctx, node, key, words)? {
+        Mode::Word("host") => Share::Host,
+        Mode::Word(_) => Share::Private,
+        Mode::Service(r) => Share::Service(r),
+    })
 }
 
 pub(super) fn ipc(ctx: &mut Ctx, node: &Node) -> Option<Ipc> {
-    if let Value::Str(s) = &node.value {
-        if s == "shareable" {
-            return Some(Ipc::Shareable);
-        }
-    }
-    match &node.value {
-        Value::Str(s)
-            if !s.starts_with("service:") && !["private", "host"].contains(&s.as_str()) =>
-        {
-            let words = ["private", "shareable", "host", "service:NAME"];
-            let hint = match s.strip_prefix("container:") {
-                Some(name) => {
-                    format!("; svcd has services, not containers: write `service:{name}`")
-                }
-                None => did_you_mean(s, words),
-            };
-            ctx.error(
-                node.pos,
-                format!("`{s}` is not a valid ipc: use {}{hint}", quote_list(&words)),
-            );
-            None
-        }
-        _ => share(ctx, node, "ipc", false).map(|s| match s {
-            Share::Private => Ipc::Private,
-            Share::Host => Ipc::Host,
-            Share::Service(r) => Ipc::Service(r),
-        }),
-    }
+    Some(
+        match mode(ctx, node, "ipc", &["private", "shareable", "host"])? {
+            Mode::Word("host") => Ipc::Host,
+            Mode::Word("shareable") => Ipc::Shareable,
+            Mode::Word(_) => Ipc::Private,
+            Mode::Service(r) => Ipc::Service(r),
+        },
+    )
 }
 
 /// A hostname or domain name: dot-separated labels of letters, digits and `-`, at most 64 bytes

@@ -93,14 +93,13 @@ pub(super) fn security_opt(ctx: &mut Ctx, node: &Node, s: &mut Security) {
             }
         }
     }
-    if let Some(l) = &s.selinux {
-        if l.disable
-            && (l.user.is_some() || l.role.is_some() || l.kind.is_some() || l.level.is_some())
-        {
-            ctx.error(
-                node.pos,
-                "`label=disable` conflicts with the other `label=` options",
-            );
-        }
+    if let Some(l) = &s.selinux
+        && l.disable
+        && (l.user.is_some() || l.role.is_some() || l.kind.is_some() || l.level.is_some())
+    {
+        ctx.error(
+            node.pos,
+            "`label=disable` conflicts with the other `label=` options",
+        );
     }
 }
