@@ -6,13 +6,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Run, TempDir, svcctl_bounded};
+use common::{Run, TempDir, run_bounded};
 
 const TIME: Duration = Duration::from_secs(30);
 const MEMORY: u64 = 256 << 20;
 
 fn validate(path: &std::path::Path) -> Run {
-    svcctl_bounded(&["validate", path.to_str().unwrap()], TIME, MEMORY)
+    let args = ["validate", path.to_str().unwrap()];
+    run_bounded(env!("CARGO_BIN_EXE_svcctl"), &args, TIME, MEMORY)
 }
 
 /// The run failed validation with exactly `expected` as its one diagnostic line.

@@ -34,26 +34,105 @@ impl UnitSet {
             .any(|d| d.severity == Severity::Error)
     }
 
-    /// Units in an order that starts every unit after the units it needs.
+    /// Units in an order that starts every unit after the units it needs (by name where the
+    /// order is free).
     pub fn start_order(&self) -> Vec<&Unit> {
-        let mut order = Vec::new();
-        let mut placed: BTreeSet<&UnitName> = BTreeSet::new();
-        // Cycles were removed at load, so every round places at least one unit.
-        while order.len() < self.units.len() {
-            let before = order.len();
-            for (name, unit) in &self.units {
-                let ready = needs(unit)
-                    .all(|r| placed.contains(&r.name) || !self.units.contains_key(&r.name));
-                if !placed.contains(name) && ready {
-                    order.push(unit);
-                }
+        let graph = Graph::new(&self.units);
+        let mut waiting: Vec<usize> = graph.needs.iter().map(Vec::len).collect();
+        let mut needed_by: Vec<Vec<usize>> = vec![Vec::new(); graph.units.len()];
+        for (unit, needs) in graph.needs.iter().enumerate() {
+            for &(need, _) in needs {
+                needed_by[need].push(unit);
             }
-            placed.extend(order[before..].iter().map(|u| &u.name));
-            if order.len() == before {
-                break;
+        }
+        let mut ready: BTreeSet<usize> = (0..waiting.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut order = Vec::new();
+        while let Some(next) = ready.pop_first() {
+            order.push(graph.units[next]);
+            for &unit in &needed_by[next] {
+                waiting[unit] -= 1;
+                if waiting[unit] == 0 {
+                    ready.insert(unit);
+                }
             }
         }
         order
+    }
+}
+
+/// The units and what each needs, by index (units in name order).
+struct Graph<'a> {
+    units: Vec<&'a Unit>,
+    /// For each unit, the units it needs that exist, with where each is named.
+    needs: Vec<Vec<(usize, Pos)>>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(units: &'a BTreeMap<UnitName, Unit>) -> Graph<'a> {
+        let index: BTreeMap<&UnitName, usize> = units.keys().zip(0..).collect();
+        let needs = units
+            .values()
+            .map(|u| {
+                let mut edges: Vec<(usize, Pos)> = needs(u)
+                    .filter_map(|r| Some((*index.get(&r.name)?, r.pos)))
+                    .collect();
+                // One edge per needed unit, however many ways it is needed.
+                edges.sort_by_key(|&(i, _)| i);
+                edges.dedup_by_key(|&mut (i, _)| i);
+                edges
+            })
+            .collect();
+        Graph {
+            units: units.values().collect(),
+            needs,
+        }
+    }
+
+    /// Cycles found by a depth-first walk (an explicit stack, so a long chain of units cannot
+    /// overflow the thread's stack). Each cycle lists its units with the position where each
+    /// names the next.
+    fn cycles(&self) -> Vec<Vec<(usize, Pos)>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            OnPath,
+            Done,
+        }
+        let mut marks = vec![Mark::New; self.units.len()];
+        let mut cycles = Vec::new();
+        for root in 0..self.units.len() {
+            if marks[root] != Mark::New {
+                continue;
+            }
+            marks[root] = Mark::OnPath;
+            // The walk's path: each unit with the index of its next edge to follow.
+            let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+            while let Some((unit, next)) = path.last_mut() {
+                let unit = *unit;
+                let Some(&(need, _)) = self.needs[unit].get(*next) else {
+                    marks[unit] = Mark::Done;
+                    path.pop();
+                    continue;
+                };
+                *next += 1;
+                match marks[need] {
+                    Mark::New => {
+                        marks[need] = Mark::OnPath;
+                        path.push((need, 0));
+                    }
+                    Mark::OnPath => {
+                        let start = path.iter().position(|&(u, _)| u == need).unwrap_or(0);
+                        let cycle = path[start..]
+                            .iter()
+                            .map(|&(u, next)| (u, self.needs[u][next - 1].1))
+                            .collect();
+                        cycles.push(cycle);
+                    }
+                    Mark::Done => {}
+                }
+            }
+        }
+        cycles
     }
 }
 
@@ -242,58 +321,23 @@ fn check_references<T>(set: &mut UnitSet, claimed: &BTreeMap<String, T>) -> BTre
     broken
 }
 
-/// Find every cycle among the units' needs and report it once. Returns the units in cycles:
-/// none of them could ever start.
+/// Report every cycle among the units' needs once. Returns the units in cycles: none of them
+/// could ever start.
 fn report_cycles(set: &mut UnitSet) -> BTreeSet<UnitName> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        Visiting,
-        Done,
-    }
-    fn visit<'a>(
-        name: &'a UnitName,
-        units: &'a BTreeMap<UnitName, Unit>,
-        marks: &mut BTreeMap<&'a UnitName, Mark>,
-        stack: &mut Vec<(&'a UnitName, Pos)>,
-        cycles: &mut Vec<Vec<(&'a UnitName, Pos)>>,
-    ) {
-        marks.insert(name, Mark::Visiting);
-        for r in needs(&units[name]) {
-            let Some((next, _)) = units.get_key_value(&r.name) else {
-                continue;
-            };
-            stack.push((name, r.pos));
-            match marks.get(next) {
-                Some(Mark::Visiting) => {
-                    let start = stack.iter().position(|(n, _)| *n == next).unwrap_or(0);
-                    cycles.push(stack[start..].to_vec());
-                }
-                Some(Mark::Done) => {}
-                None => visit(next, units, marks, stack, cycles),
-            }
-            stack.pop();
-        }
-        marks.insert(name, Mark::Done);
-    }
-
-    let mut marks = BTreeMap::new();
-    let mut cycles = Vec::new();
-    for name in set.units.keys() {
-        if !marks.contains_key(name) {
-            visit(name, &set.units, &mut marks, &mut Vec::new(), &mut cycles);
-        }
-    }
+    let graph = Graph::new(&set.units);
     let mut doomed = BTreeSet::new();
-    for cycle in &cycles {
+    let mut reports = Vec::new();
+    for cycle in graph.cycles() {
         let (first, pos) = cycle[0];
-        let mut path: Vec<&str> = cycle.iter().map(|(n, _)| n.as_str()).collect();
-        path.push(first.as_str());
-        set.diagnostics.push(file_error(
-            &set.units[first].path,
-            pos,
-            format!("dependency cycle: {}", path.join(" -> ")),
-        ));
-        doomed.extend(cycle.iter().map(|(n, _)| (*n).clone()));
+        let mut names: Vec<&str> = cycle
+            .iter()
+            .map(|&(u, _)| graph.units[u].name.as_str())
+            .collect();
+        names.push(names[0]);
+        let msg = format!("dependency cycle: {}", names.join(" -> "));
+        reports.push(file_error(&graph.units[first].path, pos, msg));
+        doomed.extend(cycle.iter().map(|&(u, _)| graph.units[u].name.clone()));
     }
+    set.diagnostics.extend(reports);
     doomed
 }

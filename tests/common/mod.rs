@@ -44,10 +44,9 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// Run `svcctl ARGS` with its address space capped at `max_memory` bytes, and fail the test if
+/// Run `BIN ARGS` with its address space capped at `max_memory` bytes, and fail the test if
 /// it takes longer than `max_time` or dies of a signal (a crash, or the memory cap).
-pub fn svcctl_bounded(args: &[&str], max_time: Duration, max_memory: u64) -> Run {
-    let bin = env!("CARGO_BIN_EXE_svcctl");
+pub fn run_bounded(bin: &str, args: &[&str], max_time: Duration, max_memory: u64) -> Run {
     // `ulimit -v` takes KiB; exec keeps the limit on svcctl itself.
     let script = format!("ulimit -v {} && exec \"$0\" \"$@\"", max_memory / 1024);
     let mut child = Command::new("sh")
@@ -58,13 +57,13 @@ pub fn svcctl_bounded(args: &[&str], max_time: Duration, max_memory: u64) -> Run
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn svcctl");
+        .expect("spawn the binary");
     let start = Instant::now();
-    while child.try_wait().expect("wait for svcctl").is_none() {
+    while child.try_wait().expect("wait for the binary").is_none() {
         if start.elapsed() > max_time {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("svcctl {args:?} took longer than {max_time:?}");
+            panic!("{bin} {args:?} took longer than {max_time:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -72,7 +71,7 @@ pub fn svcctl_bounded(args: &[&str], max_time: Duration, max_memory: u64) -> Run
         status,
         stdout,
         stderr,
-    } = child.wait_with_output().expect("collect svcctl output");
+    } = child.wait_with_output().expect("collect the output");
     let run = Run {
         code: status.code(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -80,7 +79,7 @@ pub fn svcctl_bounded(args: &[&str], max_time: Duration, max_memory: u64) -> Run
     };
     assert!(
         run.code.is_some(),
-        "svcctl {args:?} was killed by a signal ({status}); stderr:\n{}",
+        "{bin} {args:?} was killed by a signal ({status}); stderr:\n{}",
         run.stderr
     );
     assert!(
