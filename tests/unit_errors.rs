@@ -303,7 +303,10 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "command: [true]\ncpus: lots\n",
-        &[("2:7", "expected a number of CPUs")],
+        &[(
+            "2:7",
+            "`lots` is not a number of CPUs (write it like `1.5`)",
+        )],
     ),
     (
         "command: [true]\ncpus: 1.5\ncpu_quota: 50000\n",

@@ -12,7 +12,13 @@ pub(super) fn cpus(ctx: &mut Ctx, node: &Node) -> Option<f64> {
         Value::Int(i) => *i as f64,
         Value::Str(s) => match s.trim().parse::<f64>() {
             Ok(f) => f,
-            Err(_) => return ctx.expected(node, "a number of CPUs, like `1.5`"),
+            Err(_) => {
+                ctx.error(
+                    node.pos,
+                    format!("`{s}` is not a number of CPUs (write it like `1.5`)"),
+                );
+                return None;
+            }
         },
         _ => return ctx.expected(node, "a number of CPUs, like `1.5`"),
     };
