@@ -1,3 +1,5 @@
 //! svcd: a service supervisor that runs every service in its own namespaces and cgroup.
 
+pub mod run;
+pub mod sandbox;
 pub mod unit;

@@ -21,6 +21,6 @@ fuzz_target!(|data: &[u8]| {
         assert!(d.pos.column >= 1, "{d} has column 0");
     }
     if let Some(unit) = parsed.valid() {
-        assert!(!unit.process.argv.is_empty());
+        assert!(!unit.process.argv().is_empty());
     }
 });

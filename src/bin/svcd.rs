@@ -5,14 +5,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use svcd::unit::load::{load_files, unit_files};
 use svcd::unit::{Ipc, Share, Unit, UserNamespace};
 
 /// Supervise the services described by the unit files of a directory.
 #[derive(Parser)]
-#[command(name = "svcd", version)]
+#[command(name = "svcd", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Directory of unit files.
     #[arg(long, default_value = "/etc/svcd/units")]
     units: PathBuf,
@@ -21,8 +23,32 @@ struct Args {
     dry_run: bool,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Start one unit in the foreground with the isolation svcd gives it, stream its output,
+    /// and exit with its exit status. SIGTERM or SIGINT stop it as `svcctl stop` would.
+    Run {
+        /// The unit file.
+        unit: PathBuf,
+        /// A command to run in place of the unit's `command` (its `entrypoint` stays).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+}
+
 fn main() -> ExitCode {
+    // svcd re-executes itself as the spawn helper of each service start.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == svcd::sandbox::helper::HELPER_ARG)
+    {
+        svcd::sandbox::helper::helper_main();
+    }
     let args = Args::parse();
+    if let Some(Command::Run { unit, command }) = args.command {
+        let code = svcd::run::run(&unit, command);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -99,7 +125,7 @@ fn summary(unit: &Unit) -> String {
     } else {
         format!("  [{}]", notes.join(" "))
     };
-    let argv: Vec<String> = unit.process.argv.iter().map(|a| shell_quote(a)).collect();
+    let argv: Vec<String> = unit.process.argv().iter().map(|a| shell_quote(a)).collect();
     format!("{}{notes}", argv.join(" "))
 }
 

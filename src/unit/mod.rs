@@ -71,8 +71,9 @@ pub struct Unit {
 /// What runs and in what environment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Process {
-    /// `entrypoint` followed by `command`; never empty.
-    pub argv: Vec<String>,
+    /// The program and its first arguments; `command` follows.
+    pub entrypoint: Vec<String>,
+    pub command: Vec<String>,
     /// `KEY=value` pairs; a `None` value passes svcd's own value of `KEY`, if it has one.
     pub environment: Vec<(String, Option<String>)>,
     pub env_files: Vec<EnvFile>,
@@ -83,6 +84,17 @@ pub struct Process {
     pub stop_signal: i32,
     pub stop_grace_period: Duration,
     pub ulimits: Vec<Ulimit>,
+}
+
+impl Process {
+    /// What runs: `entrypoint` followed by `command`; never empty in a valid unit.
+    pub fn argv(&self) -> Vec<String> {
+        self.entrypoint
+            .iter()
+            .chain(&self.command)
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

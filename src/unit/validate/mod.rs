@@ -313,7 +313,8 @@ fn defaults(name: UnitName, path: &Path) -> Unit {
         autostart: true,
         labels: BTreeMap::new(),
         process: Process {
-            argv: Vec::new(),
+            entrypoint: Vec::new(),
+            command: Vec::new(),
             environment: Vec::new(),
             env_files: Vec::new(),
             working_dir: None,
@@ -523,8 +524,9 @@ fn unit_from_tree(ctx: &mut Ctx, name: UnitName, root: &Node) -> Option<Unit> {
         }
     }
 
-    u.process.argv = entrypoint.into_iter().chain(command).flatten().collect();
-    if u.process.argv.is_empty() && !program_invalid {
+    u.process.entrypoint = entrypoint.unwrap_or_default();
+    u.process.command = command.unwrap_or_default();
+    if u.process.argv().is_empty() && !program_invalid {
         ctx.error(
             Pos::START,
             "the unit has nothing to run: give it a `command` (or `entrypoint`)",

@@ -1,0 +1,226 @@
+//! `svcd run UNIT.yaml`: start one unit in the foreground with the isolation a daemon would
+//! give it, stream its output, stop it on SIGTERM or SIGINT as a stop would, and exit with
+//! its exit status (what `docker run --rm` is to Docker).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use std::os::fd::AsFd;
+
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::sandbox::plan::{self, PlanContext};
+use crate::sandbox::spawn::spawn;
+use crate::sandbox::stage::{Stage, StartError};
+use crate::sandbox::userns::SubidFiles;
+use crate::unit::validate::parse_unit;
+use crate::unit::value::signal_name;
+use crate::unit::{Ipc, Unit, UnitName};
+
+/// Where `svcd run` records running units, so that others can join their namespaces.
+pub const RUN_STATE_DIR: &str = "/run/svcd/run";
+
+/// Exit codes of `svcd run` itself, as `docker run` has them.
+const EXIT_SVCD: i32 = 125;
+const EXIT_CANNOT_EXEC: i32 = 126;
+const EXIT_NOT_FOUND: i32 = 127;
+
+/// Run the unit in `path`, with `command` in place of its `command` when not empty.
+pub fn run(path: &Path, command: Vec<String>) -> i32 {
+    let mut unit = match load(path) {
+        Ok(u) => u,
+        Err(code) => return code,
+    };
+    // As `docker run IMAGE COMMAND…`: the entrypoint stays, the command is replaced.
+    if !command.is_empty() {
+        unit.process.command = command;
+    }
+    let name = unit.name.clone();
+    match supervise(&unit) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            match (e.stage, e.errno) {
+                (Stage::Exec, Some(libc::ENOENT)) => EXIT_NOT_FOUND,
+                (Stage::Exec, Some(_)) => EXIT_CANNOT_EXEC,
+                _ => EXIT_SVCD,
+            }
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Unit, i32> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("svcd: {}: {e}", path.display());
+        EXIT_SVCD
+    })?;
+    let parsed = parse_unit(path, &bytes);
+    for d in &parsed.diagnostics {
+        eprintln!("{d}");
+    }
+    parsed.valid().cloned().ok_or(EXIT_SVCD)
+}
+
+/// The state file of a running unit.
+fn state_file(name: &UnitName) -> PathBuf {
+    Path::new(RUN_STATE_DIR).join(name.as_str())
+}
+
+/// The main pid of a unit started by another `svcd run`, if it still runs.
+fn running_pid(name: &UnitName) -> Option<i32> {
+    let text = std::fs::read_to_string(state_file(name)).ok()?;
+    let pid: i32 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pid="))?
+        .parse()
+        .ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+fn shares_ipc(name: &UnitName) -> bool {
+    std::fs::read_to_string(state_file(name)).is_ok_and(|t| t.lines().any(|l| l == "ipc=shareable"))
+}
+
+/// Removes the unit's state file when the run ends, however it ends.
+struct StateFile(PathBuf);
+
+impl Drop for StateFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn supervise(unit: &Unit) -> Result<i32, StartError> {
+    if let Ipc::Service(r) = &unit.namespaces.ipc {
+        if running_pid(&r.name).is_some() && !shares_ipc(&r.name) {
+            return Err(StartError::other(
+                Stage::JoinTarget,
+                format!(
+                    "`{}` does not share its IPC namespace: it needs `ipc: shareable`",
+                    r.name
+                ),
+            ));
+        }
+    }
+    let ctx = PlanContext {
+        running_pid: &running_pid,
+        subids: SubidFiles::default(),
+    };
+    let plan = plan::build(unit, &ctx)?;
+    let signals = [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ];
+    let mut mask = SigSet::empty();
+    for s in signals {
+        mask.add(s);
+    }
+    let sys = |e| StartError::sys(Stage::SpawnHelper, e, "");
+    // Services become our children when their helper exits.
+    nix::sys::prctl::set_child_subreaper(true).map_err(sys)?;
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(sys)?;
+    let mut signal_fd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(sys)?;
+    let pid = spawn(&plan, Stdio::inherit(), Stdio::inherit())?;
+    std::fs::create_dir_all(RUN_STATE_DIR)
+        .map_err(|e| StartError::other(Stage::SpawnHelper, e.to_string()))?;
+    let ipc_line = if unit.namespaces.ipc == Ipc::Shareable {
+        "ipc=shareable\n"
+    } else {
+        ""
+    };
+    let state = StateFile(state_file(&unit.name));
+    std::fs::write(&state.0, format!("pid={pid}\n{ipc_line}"))
+        .map_err(|e| StartError::other(Stage::SpawnHelper, e.to_string()))?;
+    let status = wait_for(unit, pid, &mut signal_fd);
+    drop(state);
+    Ok(report(unit, status))
+}
+
+/// How the service ended.
+enum End {
+    Exited(i32),
+    Signaled(Signal),
+    /// Stopped on request and gone within the grace period.
+    Stopped,
+    /// Still running when the grace period ran out, and killed.
+    TimedOut,
+}
+
+fn wait_for(unit: &Unit, pid: Pid, signals: &mut SignalFd) -> End {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        if let Some(end) = reap(pid, deadline.is_some()) {
+            return end;
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if timeout == Some(Duration::ZERO) {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return End::TimedOut;
+        }
+        let mut fds = [nix::poll::PollFd::new(
+            signals.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+        let _ = nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::NONE),
+        );
+        while let Ok(Some(info)) = signals.read_signal() {
+            let signal = Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
+            if signal != Signal::SIGCHLD && deadline.is_none() {
+                let stop = Signal::try_from(unit.process.stop_signal).unwrap_or(Signal::SIGTERM);
+                let _ = kill(pid, stop);
+                deadline = Some(Instant::now() + unit.process.stop_grace_period);
+            }
+        }
+    }
+}
+
+/// Reap every child that has ended (helpers, orphans); the service's end if it is among them.
+fn reap(pid: Pid, stopping: bool) -> Option<End> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, code)) if p == pid => return Some(End::Exited(code)),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => {
+                return Some(if stopping {
+                    End::Stopped
+                } else {
+                    End::Signaled(sig)
+                });
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Print the unit's Result when it ended abnormally; return `svcd run`'s exit code.
+fn report(unit: &Unit, end: End) -> i32 {
+    let name = &unit.name;
+    match end {
+        End::Exited(0) | End::Stopped => 0,
+        End::Exited(code) => {
+            eprintln!("{name}: Result: exit-code (status {code})");
+            code
+        }
+        End::Signaled(sig) => {
+            eprintln!("{name}: Result: signal ({})", signal_name(sig as i32));
+            128 + sig as i32
+        }
+        End::TimedOut => {
+            let grace = unit.process.stop_grace_period;
+            eprintln!(
+                "{name}: Result: timeout (still running {grace:?} after the stop signal; killed)"
+            );
+            128 + Signal::SIGKILL as i32
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The spawn helper: a fresh, single-threaded process (svcd re-executed) that receives a
+//! SpawnPlan, clones the service's process into its namespaces, writes its id maps, and
+//! reports the service's pid or the step that failed.
+//!
+//! The service's process applies the rest of the plan itself, in the order of DESIGN §4, and
+//! reports a failure over a close-on-exec pipe: end of file means `execve` succeeded.
+
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Gid, Pid, Uid, fork};
+
+use super::plan::SpawnPlan;
+use super::stage::{Stage, StartError};
+use super::{caps, mounts, namespaces, seccomp, userns};
+
+/// The argument that makes svcd act as the helper.
+pub const HELPER_ARG: &str = "__svcd-spawn-helper";
+/// The descriptor on which the helper gets its plan and answers.
+pub const CHANNEL_FD: i32 = 3;
+
+/// What the helper answers.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub enum Outcome {
+    /// The service runs: its pid in the helper's (and the daemon's) PID namespace.
+    Started {
+        pid: i32,
+    },
+    Failed(StartError),
+}
+
+/// The helper's `main`: read the plan, start the service, answer, exit.
+pub fn helper_main() -> ! {
+    // SAFETY: the daemon hands the helper this descriptor, open and owned by no one else.
+    let mut channel = unsafe { UnixStream::from_raw_fd(CHANNEL_FD) };
+    let mut text = String::new();
+    let outcome = match channel.read_to_string(&mut text) {
+        Ok(_) => match serde_json::from_str::<SpawnPlan>(&text) {
+            Ok(plan) => match start(&plan) {
+                Ok(pid) => Outcome::Started { pid: pid.as_raw() },
+                Err(e) => Outcome::Failed(e),
+            },
+            Err(e) => Outcome::Failed(StartError::other(
+                Stage::SpawnHelper,
+                format!("bad plan: {e}"),
+            )),
+        },
+        Err(e) => Outcome::Failed(StartError::other(
+            Stage::SpawnHelper,
+            format!("reading the plan: {e}"),
+        )),
+    };
+    let answer = serde_json::to_string(&outcome).unwrap_or_default();
+    let code = i32::from(channel.write_all(answer.as_bytes()).is_err());
+    std::process::exit(code)
+}
+
+/// Steps that run in the helper, then the clone.
+fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
+    // Limits and the OOM score are inherited by the clone; here the helper still has the
+    // host's privileges to raise them, which a service in a user namespace would not.
+    for &(resource, soft, hard) in &plan.rlimits {
+        // SAFETY: `Resource` is a C enum of the RLIMIT_* values; the plan holds only such.
+        let resource: Resource = unsafe { std::mem::transmute(resource as libc::c_int) };
+        setrlimit(resource, soft, hard)
+            .map_err(|e| StartError::sys(Stage::Rlimits, e, format!("{resource:?}")))?;
+    }
+    if let Some(score) = plan.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string())
+            .map_err(|e| StartError::sys(Stage::OomScoreAdj, errno_of(&e), score.to_string()))?;
+    }
+    namespaces::join(&plan.joins)?;
+
+    let (sync_read, sync_write) = pipe()?;
+    let (report_read, report_write) = pipe()?;
+    let flags = CloneFlags::from_bits_retain(plan.clone_flags);
+    let mut stack = vec![0u8; 1 << 20];
+    let child = Box::new(|| {
+        drop_fd(&sync_write);
+        drop_fd(&report_read);
+        service_main(plan, &sync_read, &report_write)
+    });
+    // SAFETY: the helper is single-threaded, so the child may run any code; the closure only
+    // uses the plan and descriptors that the child owns its copy of.
+    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(|e| StartError::sys(Stage::Clone, e, ""))?;
+    drop(sync_read);
+    drop(report_write);
+    let fail = |e: StartError| {
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        e
+    };
+    if let Some(maps) = &plan.id_maps {
+        userns::write_maps(pid.as_raw(), maps).map_err(fail)?;
+    }
+    let mut sync = std::fs::File::from(sync_write);
+    sync.write_all(b"1").map_err(|e| {
+        fail(StartError::sys(
+            Stage::Clone,
+            errno_of(&e),
+            "resuming the service",
+        ))
+    })?;
+    drop(sync);
+    let mut report = Vec::new();
+    let _ = std::fs::File::from(report_read).read_to_end(&mut report);
+    if report.is_empty() {
+        return Ok(pid);
+    }
+    let _ = waitpid(pid, None);
+    Err(decode_report(&report))
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), StartError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| StartError::sys(Stage::Clone, e, "pipe"))
+}
+
+/// Close the child's copy of a descriptor that belongs to the helper.
+fn drop_fd(fd: &OwnedFd) {
+    let _ = nix::unistd::close(fd.as_raw_fd());
+}
+
+/// A failure report: stage, errno (0 for none), detail; one write, so it arrives whole.
+fn encode_report(e: &StartError) -> Vec<u8> {
+    let mut bytes = vec![e.stage as u8];
+    bytes.extend_from_slice(&e.errno.unwrap_or(0).to_ne_bytes());
+    bytes.extend_from_slice(
+        e.detail
+            .as_bytes()
+            .get(..1024)
+            .unwrap_or(e.detail.as_bytes()),
+    );
+    bytes
+}
+
+fn decode_report(bytes: &[u8]) -> StartError {
+    let stage = Stage::from_u8(bytes[0]).unwrap_or(Stage::Exec);
+    let errno = bytes
+        .get(1..5)
+        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+    StartError {
+        stage,
+        errno: (errno != 0).then_some(errno),
+        detail: String::from_utf8_lossy(bytes.get(5..).unwrap_or_default()).into_owned(),
+    }
+}
+
+/// The service's process: wait for the id maps, apply the plan, exec. Returns only on failure.
+fn service_main(plan: &SpawnPlan, sync: &OwnedFd, report: &OwnedFd) -> isize {
+    let mut byte = [0u8];
+    // End of file: the helper died before resuming us.
+    if !matches!(nix::unistd::read(sync, &mut byte), Ok(1)) {
+        return 1;
+    }
+    let Err(e) = setup_and_exec(plan, report) else {
+        return 0;
+    };
+    let _ = nix::unistd::write(report, &encode_report(&e));
+    127
+}
+
+fn sys(stage: Stage) -> impl Fn(Errno) -> StartError {
+    move |e| StartError::sys(stage, e, "")
+}
+
+fn setup_and_exec(plan: &SpawnPlan, report: &OwnedFd) -> Result<(), StartError> {
+    let flags = CloneFlags::from_bits_retain(plan.clone_flags);
+    mounts::setup(
+        &plan.mounts,
+        flags.contains(CloneFlags::CLONE_NEWIPC),
+        &plan.sysctls,
+    )?;
+    if let Some(name) = &plan.hostname {
+        nix::unistd::sethostname(name)
+            .map_err(|e| StartError::sys(Stage::Hostname, e, name.clone()))?;
+    }
+    if let Some(name) = &plan.domainname {
+        // SAFETY: the pointer and length describe `name`'s bytes, which outlive the call.
+        let rc = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+        Errno::result(rc).map_err(|e| StartError::sys(Stage::Domainname, e, name.clone()))?;
+    }
+    if plan.loopback {
+        namespaces::loopback_up().map_err(sys(Stage::Loopback))?;
+    }
+    let cwd = plan.cwd.as_deref().unwrap_or(std::path::Path::new("/"));
+    nix::unistd::chdir(cwd)
+        .map_err(|e| StartError::sys(Stage::Chdir, e, cwd.display().to_string()))?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the ids change below
+    // may take away: load it now (the filter then sees the rest of the setup).
+    if !plan.no_new_privs {
+        load_seccomp(plan)?;
+    }
+    caps::apply_bounding(&plan.caps)
+        .map_err(|e| StartError::other(Stage::CapBounding, e.to_string()))?;
+    nix::sys::prctl::set_keepcaps(true).map_err(sys(Stage::Setuid))?;
+    let groups: Vec<Gid> = plan.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&groups).map_err(sys(Stage::Setgroups))?;
+    let gid = Gid::from_raw(plan.gid);
+    nix::unistd::setresgid(gid, gid, gid)
+        .map_err(|e| StartError::sys(Stage::Setgid, e, plan.gid.to_string()))?;
+    let uid = Uid::from_raw(plan.uid);
+    nix::unistd::setresuid(uid, uid, uid)
+        .map_err(|e| StartError::sys(Stage::Setuid, e, plan.uid.to_string()))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(sys(Stage::Setuid))?;
+    caps::apply_sets(&plan.caps)
+        .map_err(|e| StartError::other(Stage::Capabilities, e.to_string()))?;
+    if let Some(label) = &plan.lsm_label {
+        let (path, value) = label.exec_attr();
+        std::fs::write(path, value)
+            .map_err(|e| StartError::sys(Stage::LsmLabel, errno_of(&e), path))?;
+    }
+    if plan.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().map_err(sys(Stage::NoNewPrivs))?;
+        load_seccomp(plan)?;
+    }
+    if plan.init {
+        return init(plan, report);
+    }
+    exec(plan)
+}
+
+fn load_seccomp(plan: &SpawnPlan) -> Result<(), StartError> {
+    match &plan.seccomp {
+        Some(bpf) => seccomp::compile::load(bpf).map_err(sys(Stage::SeccompLoad)),
+        None => Ok(()),
+    }
+}
+
+/// The program's path: as given when it has a `/`, else the first match in the service's PATH.
+fn find_program(plan: &SpawnPlan) -> String {
+    let program = &plan.argv[0];
+    if program.contains('/') {
+        return program.clone();
+    }
+    let path = plan
+        .env
+        .iter()
+        .find_map(|v| v.strip_prefix("PATH="))
+        .unwrap_or("/usr/bin:/bin");
+    path.split(':')
+        .map(|dir| format!("{dir}/{program}"))
+        .find(|candidate| {
+            nix::unistd::access(candidate.as_str(), nix::unistd::AccessFlags::X_OK).is_ok()
+        })
+        .unwrap_or_else(|| program.clone())
+}
+
+fn exec(plan: &SpawnPlan) -> Result<(), StartError> {
+    let program = find_program(plan);
+    let c = |s: &str| {
+        CString::new(s).map_err(|_| StartError::sys(Stage::Exec, Errno::EINVAL, s.to_owned()))
+    };
+    let path = c(&program)?;
+    let argv = plan
+        .argv
+        .iter()
+        .map(|a| c(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let env = plan
+        .env
+        .iter()
+        .map(|a| c(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let Err(e) = nix::unistd::execve(&path, &argv, &env);
+    Err(StartError::sys(Stage::Exec, e, program))
+}
+
+/// `init: true`: stay as PID 1 of the service's namespace, run the program as a child, pass it
+/// every signal, reap every zombie, and exit as it exits.
+fn init(plan: &SpawnPlan, report: &OwnedFd) -> Result<(), StartError> {
+    let all = SigSet::all();
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&all), None).map_err(sys(Stage::Init))?;
+    // SAFETY: this process is single-threaded (a clone of the single-threaded helper).
+    let program = match unsafe { fork() }.map_err(sys(Stage::Init))? {
+        ForkResult::Child => {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .map_err(sys(Stage::Init))?;
+            return exec(plan);
+        }
+        ForkResult::Parent { child } => child,
+    };
+    // Only the program's copy of the report pipe may hold it open until its exec.
+    drop_fd(report);
+    loop {
+        let Ok(signal) = all.wait() else { continue };
+        if signal != Signal::SIGCHLD {
+            let _ = kill(program, signal);
+            continue;
+        }
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == program => std::process::exit(code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == program => {
+                    std::process::exit(128 + sig as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+}
