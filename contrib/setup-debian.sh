@@ -7,6 +7,8 @@ packages=(
     gcc libc6-dev pkg-config  # linking, and finding C libraries
     busybox-static            # the example units' commands
     util-linux                # ipcmk and ipcs, used by the IPC examples
+    python3                   # the probe the isolation tests run inside services
+    libseccomp-dev            # seccomp filters are compiled with libseccomp
 )
 
 missing=()

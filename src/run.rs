@@ -125,7 +125,8 @@ fn supervise(unit: &Unit) -> Result<i32, StartError> {
     // Services become our children when their helper exits.
     nix::sys::prctl::set_child_subreaper(true).map_err(sys)?;
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(sys)?;
-    let mut signal_fd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).map_err(sys)?;
+    let mut signal_fd =
+        SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(sys)?;
     let pid = spawn(&plan, Stdio::inherit(), Stdio::inherit())?;
     std::fs::create_dir_all(RUN_STATE_DIR)
         .map_err(|e| StartError::other(Stage::SpawnHelper, e.to_string()))?;
@@ -155,7 +156,7 @@ enum End {
 fn wait_for(unit: &Unit, pid: Pid, signals: &mut SignalFd) -> End {
     let mut deadline: Option<Instant> = None;
     loop {
-        if let Some(end) = reap(pid, deadline.is_some()) {
+        if let Some(end) = reap(pid, deadline.is_some(), unit.process.stop_signal) {
             return end;
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -185,9 +186,16 @@ fn wait_for(unit: &Unit, pid: Pid, signals: &mut SignalFd) -> End {
 }
 
 /// Reap every child that has ended (helpers, orphans); the service's end if it is among them.
-fn reap(pid: Pid, stopping: bool) -> Option<End> {
+/// While stopping, death by a signal is the stop working, and so is an init's exit status
+/// for its program's death by the stop signal (128 + the signal).
+fn reap(pid: Pid, stopping: bool, stop_signal: i32) -> Option<End> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, code))
+                if p == pid && stopping && code == 128 + stop_signal =>
+            {
+                return Some(End::Stopped);
+            }
             Ok(WaitStatus::Exited(p, code)) if p == pid => return Some(End::Exited(code)),
             Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => {
                 return Some(if stopping {

@@ -124,10 +124,13 @@ pub fn last_cap() -> u8 {
         .unwrap_or(40)
 }
 
+/// The capabilities of `mask` that this kernel has and this process may hold: a host may
+/// run svcd with a reduced bounding set, and then "every capability" means every one left.
 fn to_caps(mask: CapMask, last: u8) -> caps::CapsHashSet {
+    let held = caps::read(None, caps::CapSet::Bounding).unwrap_or_default();
     caps::all()
         .into_iter()
-        .filter(|c| c.index() <= last && mask.contains(Capability(c.index())))
+        .filter(|c| c.index() <= last && mask.contains(Capability(c.index())) && held.contains(c))
         .collect()
 }
 

@@ -40,6 +40,11 @@ pub enum Outcome {
 pub fn helper_main() -> ! {
     // SAFETY: the daemon hands the helper this descriptor, open and owned by no one else.
     let mut channel = unsafe { UnixStream::from_raw_fd(CHANNEL_FD) };
+    // The service must not inherit it: the daemon reads the answer up to end of file.
+    let _ = nix::fcntl::fcntl(
+        &channel,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
     let mut text = String::new();
     let outcome = match channel.read_to_string(&mut text) {
         Ok(_) => match serde_json::from_str::<SpawnPlan>(&text) {
@@ -85,6 +90,8 @@ fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
     let child = Box::new(|| {
         drop_fd(&sync_write);
         drop_fd(&report_read);
+        // The daemon waits for the channel's end of file; an init never execs to close it.
+        let _ = nix::unistd::close(CHANNEL_FD);
         service_main(plan, &sync_read, &report_write)
     });
     // SAFETY: the helper is single-threaded, so the child may run any code; the closure only
@@ -178,6 +185,20 @@ fn sys(stage: Stage) -> impl Fn(Errno) -> StartError {
 
 fn setup_and_exec(plan: &SpawnPlan, report: &OwnedFd) -> Result<(), StartError> {
     let flags = CloneFlags::from_bits_retain(plan.clone_flags);
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        // The maps give the namespace a root, but this process still has the host's ids,
+        // which the namespace cannot name: become its root to create files and mounts.
+        let root_missing = |_| {
+            StartError::other(
+                Stage::UidMap,
+                "the user namespace must map id 0 (container_id: 0)",
+            )
+        };
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .map_err(root_missing)?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .map_err(root_missing)?;
+    }
     mounts::setup(
         &plan.mounts,
         flags.contains(CloneFlags::CLONE_NEWIPC),
@@ -259,6 +280,18 @@ fn find_program(plan: &SpawnPlan) -> String {
 }
 
 fn exec(plan: &SpawnPlan) -> Result<(), StartError> {
+    // The service gets stdin, stdout and stderr, and no other descriptor of svcd's or of
+    // whoever started svcd.
+    // SAFETY: close_range only changes descriptor flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(rc).map_err(sys(Stage::Exec))?;
     let program = find_program(plan);
     let c = |s: &str| {
         CString::new(s).map_err(|_| StartError::sys(Stage::Exec, Errno::EINVAL, s.to_owned()))

@@ -89,3 +89,110 @@ pub fn run_bounded(bin: &str, args: &[&str], max_time: Duration, max_memory: u64
     );
     run
 }
+
+/// Fail loudly unless the tests run as root: they make namespaces, mounts and cgroups.
+pub fn require_root() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test needs root (it starts services in namespaces); run the suite as root"
+    );
+}
+
+/// The output of `svcd run` on a unit, after it ended.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Write `unit` as `NAME.yaml` in `dir` and run it with `svcd run`, failing the test if it
+/// takes longer than a minute.
+pub fn svcd_run(dir: &TempDir, name: &str, unit: &str) -> Ran {
+    let path = dir.write(&format!("{name}.yaml"), unit);
+    let run = run_bounded(
+        env!("CARGO_BIN_EXE_svcd"),
+        &["run", path.to_str().unwrap()],
+        Duration::from_secs(60),
+        u64::MAX / 2,
+    );
+    Ran {
+        code: run.code.unwrap(),
+        stdout: run.stdout,
+        stderr: run.stderr,
+    }
+}
+
+/// A unit running in the background under `svcd run`, stopped and reaped when dropped.
+pub struct Background {
+    pub child: std::process::Child,
+    pub name: String,
+}
+
+impl Background {
+    pub fn start(dir: &TempDir, name: &str, unit: &str) -> Background {
+        let path = dir.write(&format!("{name}.yaml"), unit);
+        // A state file left by a run that was killed would name a pid that is gone.
+        let _ = std::fs::remove_file(format!("/run/svcd/run/{name}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_svcd"))
+            .args(["run", path.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start svcd run");
+        let mut bg = Background {
+            child,
+            name: name.to_owned(),
+        };
+        let start = Instant::now();
+        while bg.pid().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{name} did not start"
+            );
+            if let Ok(Some(status)) = bg.child.try_wait() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(bg.child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                panic!("{name} ended before it started ({status}): {err}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bg
+    }
+
+    /// The service's pid in the host's PID namespace, once it runs.
+    pub fn pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(format!("/run/svcd/run/{}", self.name)).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("pid="))?
+            .parse()
+            .ok()
+    }
+
+    /// Stop it as Ctrl-C would and collect what it printed.
+    pub fn stop(mut self) -> Ran {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        let out = child.wait_with_output().expect("wait for svcd run");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Drop for Background {
+    /// Kill the service; `svcd run` then sees it end, cleans up and exits.
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        } else {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}

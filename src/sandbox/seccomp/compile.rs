@@ -10,12 +10,16 @@ use libseccomp::{
 
 use super::profile::{ActionKind, OpKind, Resolved, Verdict};
 
+/// The kernel returns at most MAX_ERRNO (4095) whatever a filter says, and libseccomp takes
+/// values below it only: profiles asking for more (Docker's example asks for 12345) get this.
+const LARGEST_ERRNO: u32 = 4094;
+
 fn action(v: Verdict) -> ScmpAction {
     match v.action {
         ActionKind::KillThread => ScmpAction::KillThread,
         ActionKind::KillProcess => ScmpAction::KillProcess,
         ActionKind::Trap => ScmpAction::Trap,
-        ActionKind::Errno => ScmpAction::Errno(v.value as i32),
+        ActionKind::Errno => ScmpAction::Errno(v.value.min(LARGEST_ERRNO) as i32),
         ActionKind::Trace => ScmpAction::Trace(v.value as u16),
         ActionKind::Allow => ScmpAction::Allow,
         ActionKind::Log => ScmpAction::Log,
