@@ -30,7 +30,7 @@ const EXIT_CANNOT_EXEC: i32 = 126;
 const EXIT_NOT_FOUND: i32 = 127;
 
 /// Run the unit in `path`, with `command` in place of its `command` when not empty.
-pub fn run(path: &Path, command: Vec<String>) -> i32 {
+pub fn run(path: &Path, command: Vec<String>, subids: SubidFiles) -> i32 {
     let mut unit = match load(path) {
         Ok(u) => u,
         Err(code) => return code,
@@ -40,7 +40,7 @@ pub fn run(path: &Path, command: Vec<String>) -> i32 {
         unit.process.command = command;
     }
     let name = unit.name.clone();
-    match supervise(&unit) {
+    match supervise(&unit, subids) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{name}: {e}");
@@ -94,21 +94,22 @@ impl Drop for StateFile {
     }
 }
 
-fn supervise(unit: &Unit) -> Result<i32, StartError> {
-    if let Ipc::Service(r) = &unit.namespaces.ipc {
-        if running_pid(&r.name).is_some() && !shares_ipc(&r.name) {
-            return Err(StartError::other(
-                Stage::JoinTarget,
-                format!(
-                    "`{}` does not share its IPC namespace: it needs `ipc: shareable`",
-                    r.name
-                ),
-            ));
-        }
+fn supervise(unit: &Unit, subids: SubidFiles) -> Result<i32, StartError> {
+    if let Ipc::Service(r) = &unit.namespaces.ipc
+        && running_pid(&r.name).is_some()
+        && !shares_ipc(&r.name)
+    {
+        return Err(StartError::other(
+            Stage::JoinTarget,
+            format!(
+                "`{}` does not share its IPC namespace: it needs `ipc: shareable`",
+                r.name
+            ),
+        ));
     }
     let ctx = PlanContext {
         running_pid: &running_pid,
-        subids: SubidFiles::default(),
+        subids,
     };
     let plan = plan::build(unit, &ctx)?;
     let signals = [

@@ -633,3 +633,154 @@ fn stopping_sends_the_stop_signal_then_kills_after_the_grace_period() {
         "state file left behind"
     );
 }
+
+#[test]
+fn user_namespace_auto_gives_each_unit_its_own_stable_range() {
+    require_root();
+    let dir = TempDir::new("userns-auto");
+    dir.write("subuid", "svcd:500000:196608\n");
+    dir.write("subgid", "svcd:700000:196608\n");
+    let ranges = dir.path().join("state/ranges");
+    let run = |name: &str| {
+        let path = dir.write(
+            &format!("{name}.yaml"),
+            "command: [cat, /proc/self/uid_map, /proc/self/gid_map]\nuser_namespace: auto\n",
+        );
+        let d = dir.path();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
+            .args(["run", path.to_str().unwrap()])
+            .args([
+                "--subuid",
+                d.join("subuid").to_str().unwrap(),
+                "--subgid",
+                d.join("subgid").to_str().unwrap(),
+            ])
+            .args(["--userns-ranges", ranges.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run("auto-a"), ["0 500000 65536", "0 700000 65536"]);
+    assert_eq!(run("auto-b"), ["0 565536 65536", "0 765536 65536"]);
+    // The same range again for the same unit.
+    assert_eq!(run("auto-a"), ["0 500000 65536", "0 700000 65536"]);
+}
+
+#[test]
+fn the_example_units_run() {
+    require_root();
+    let units = concat!(env!("CARGO_MANIFEST_DIR"), "/units");
+    // What each example prints once it runs.
+    let expected: &[(&str, &str)] = &[
+        ("db", "ready"),
+        (
+            "nobody",
+            "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup),100(users)",
+        ),
+        ("hwrng", " "),
+        ("no-sockets", "no sockets here"),
+        ("remapped", "100000"),
+        ("ipc-producer", ""),
+        ("web", ""),
+    ];
+    for (name, line) in expected {
+        let path = format!("{units}/{name}.yaml");
+        let _ = std::fs::remove_file(format!("/run/svcd/run/{name}"));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
+            .args(["run", &path])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let pid = loop {
+            let state =
+                std::fs::read_to_string(format!("/run/svcd/run/{name}")).unwrap_or_default();
+            if let Some(pid) = state.lines().find_map(|l| l.strip_prefix("pid=")) {
+                break pid.parse::<i32>().unwrap();
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{name} ended at start: {:?}",
+                child.wait_with_output()
+            );
+            assert!(start.elapsed().as_secs() < 20, "{name} did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{name} stopped by itself"
+        );
+        // The examples idle as PID 1, which ignores SIGTERM: end them outright.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(line),
+            "{name} printed {stdout:?}, not {line:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all("/var/lib/svcd-example");
+    // The batch example runs to its end.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
+        .args(["run", &format!("{units}/batch.yaml")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "job 42 starting in /tmp\n"
+    );
+}
+
+#[test]
+fn the_book_ipc_producer_and_consumer_share_memory() {
+    require_root();
+    let units = concat!(env!("CARGO_MANIFEST_DIR"), "/units");
+    let start = |name: &str| {
+        let _ = std::fs::remove_file(format!("/run/svcd/run/{name}"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
+            .args(["run", &format!("{units}/{name}.yaml")])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let begun = std::time::Instant::now();
+        loop {
+            let state =
+                std::fs::read_to_string(format!("/run/svcd/run/{name}")).unwrap_or_default();
+            if let Some(pid) = state.lines().find_map(|l| l.strip_prefix("pid=")) {
+                return (child, nix::unistd::Pid::from_raw(pid.parse().unwrap()));
+            }
+            assert!(begun.elapsed().as_secs() < 20, "{name} did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let (producer, producer_pid) = start("ipc-producer");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (consumer, consumer_pid) = start("ipc-consumer");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for pid in [consumer_pid, producer_pid] {
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
+    let seen = String::from_utf8(consumer.wait_with_output().unwrap().stdout).unwrap();
+    producer.wait_with_output().unwrap();
+    // `ipcs -m` in the consumer lists the producer's 4096-byte segment.
+    assert!(
+        seen.lines()
+            .any(|l| l.split_whitespace().nth(4) == Some("4096")),
+        "{seen}"
+    );
+}

@@ -33,6 +33,15 @@ enum Command {
         /// A command to run in place of the unit's `command` (its `entrypoint` stays).
         #[arg(last = true)]
         command: Vec<String>,
+        /// Subordinate uids that `user_namespace: auto` divides among units (user `svcd`).
+        #[arg(long, default_value = "/etc/subuid")]
+        subuid: PathBuf,
+        /// Subordinate gids, likewise.
+        #[arg(long, default_value = "/etc/subgid")]
+        subgid: PathBuf,
+        /// Where the range each unit got is kept, so that it gets the same one every time.
+        #[arg(long, default_value = "/var/lib/svcd/userns-ranges")]
+        userns_ranges: PathBuf,
     },
 }
 
@@ -45,8 +54,20 @@ fn main() -> ExitCode {
         svcd::sandbox::helper::helper_main();
     }
     let args = Args::parse();
-    if let Some(Command::Run { unit, command }) = args.command {
-        let code = svcd::run::run(&unit, command);
+    if let Some(Command::Run {
+        unit,
+        command,
+        subuid,
+        subgid,
+        userns_ranges,
+    }) = args.command
+    {
+        let subids = svcd::sandbox::userns::SubidFiles {
+            subuid,
+            subgid,
+            assignments: userns_ranges,
+        };
+        let code = svcd::run::run(&unit, command, subids);
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     match run(&args) {

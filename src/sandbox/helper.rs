@@ -184,6 +184,18 @@ fn sys(stage: Stage) -> impl Fn(Errno) -> StartError {
 }
 
 fn setup_and_exec(plan: &SpawnPlan, report: &OwnedFd) -> Result<(), StartError> {
+    // The service gets stdin, stdout and stderr, and no other descriptor of svcd's or of
+    // whoever started svcd. (Done first: a seccomp profile may not allow close_range.)
+    // SAFETY: close_range only changes descriptor flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(rc).map_err(sys(Stage::Exec))?;
     let flags = CloneFlags::from_bits_retain(plan.clone_flags);
     if flags.contains(CloneFlags::CLONE_NEWUSER) {
         // The maps give the namespace a root, but this process still has the host's ids,
@@ -280,18 +292,6 @@ fn find_program(plan: &SpawnPlan) -> String {
 }
 
 fn exec(plan: &SpawnPlan) -> Result<(), StartError> {
-    // The service gets stdin, stdout and stderr, and no other descriptor of svcd's or of
-    // whoever started svcd.
-    // SAFETY: close_range only changes descriptor flags.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    Errno::result(rc).map_err(sys(Stage::Exec))?;
     let program = find_program(plan);
     let c = |s: &str| {
         CString::new(s).map_err(|_| StartError::sys(Stage::Exec, Errno::EINVAL, s.to_owned()))

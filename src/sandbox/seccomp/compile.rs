@@ -95,7 +95,7 @@ pub fn to_bpf(profile: &Resolved) -> Result<Vec<u8>, String> {
 /// Load a program made by [`to_bpf`] into the calling thread.
 pub fn load(bpf: &[u8]) -> nix::Result<()> {
     const INSTRUCTION: usize = std::mem::size_of::<libc::sock_filter>();
-    if bpf.len() % INSTRUCTION != 0 || bpf.len() / INSTRUCTION > usize::from(u16::MAX) {
+    if !bpf.len().is_multiple_of(INSTRUCTION) || bpf.len() / INSTRUCTION > usize::from(u16::MAX) {
         return Err(nix::errno::Errno::EINVAL);
     }
     // Copy into properly aligned instructions.
