@@ -6,3 +6,5 @@ contrib/setup-debian.sh
 cargo build --release --bins
 target/release/svcctl validate units/
 target/release/svcd --units units/ --dry-run
+echo "--- svcd run units/batch.yaml"
+target/release/svcd run units/batch.yaml

@@ -784,3 +784,61 @@ fn the_book_ipc_producer_and_consumer_share_memory() {
         "{seen}"
     );
 }
+
+#[test]
+fn cgroup_namespace_ipc_host_and_ptys() {
+    let dir = TempDir::new("misc-ns");
+    let own = |ns: &str| {
+        std::fs::read_link(format!("/proc/self/ns/{ns}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let out = ok(
+        &dir,
+        "cgns-private",
+        "command: [readlink, /proc/self/ns/cgroup, /proc/self/ns/ipc]\n",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(lines[0], own("cgroup"));
+    assert_ne!(lines[1], own("ipc"));
+    let out = ok(
+        &dir,
+        "cgns-host",
+        "command: [readlink, /proc/self/ns/cgroup, /proc/self/ns/ipc]\ncgroup: host\nipc: host\n",
+    );
+    assert_eq!(out.lines().collect::<Vec<_>>(), [own("cgroup"), own("ipc")]);
+    // /dev/ptmx and a private /dev/pts give working pseudo-terminals.
+    let pty = python("import os\nm, s = os.openpty()\nprint(os.ttyname(s))");
+    assert_eq!(ok(&dir, "pty", &pty).trim(), "/dev/pts/0");
+}
+
+#[test]
+fn selinux_labels_on_a_host_without_selinux_refuse_to_start() {
+    require_root();
+    assert!(
+        !std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        "this test expects a host without SELinux"
+    );
+    let dir = TempDir::new("selinux");
+    let ran = svcd_run(
+        &dir,
+        "se",
+        "command: [true]\nsecurity_opt: [\"label=type:svc_t\"]\n",
+    );
+    assert_eq!(ran.code, 125);
+    assert_eq!(
+        ran.stderr.trim(),
+        "se: start failed at step lsm: SELinux is not enabled on this host"
+    );
+    // `label=disable` asks for no label, which any host can give.
+    assert_eq!(
+        svcd_run(
+            &dir,
+            "se-off",
+            "command: [true]\nsecurity_opt: [\"label=disable\"]\n"
+        )
+        .code,
+        0
+    );
+}
