@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use nix::unistd::Pid;
@@ -22,6 +23,16 @@ fn io_fail(what: &str) -> impl Fn(std::io::Error) -> StartError + '_ {
 /// /dev/null. Returns its pid once `execve` has succeeded; the caller reaps it (svcd is a
 /// child subreaper, so the service becomes its child when the helper exits).
 pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Pid, StartError> {
+    spawn_with(Path::new("/proc/self/exe"), plan, stdout, stderr)
+}
+
+/// [`spawn`] with `helper` as the svcd binary that acts as the helper.
+pub fn spawn_with(
+    helper: &Path,
+    plan: &SpawnPlan,
+    stdout: Stdio,
+    stderr: Stdio,
+) -> Result<Pid, StartError> {
     std::fs::create_dir_all(STAGING_DIR).map_err(io_fail(STAGING_DIR))?;
     // Like `docker run -v`, the short volume form makes a missing source directory.
     for bind in plan
@@ -38,7 +49,7 @@ pub fn spawn(plan: &SpawnPlan, stdout: Stdio, stderr: Stdio) -> Result<Pid, Star
     let (mut ours, theirs) =
         std::os::unix::net::UnixStream::pair().map_err(io_fail("socketpair"))?;
     let theirs_fd = theirs.as_raw_fd();
-    let mut command = Command::new("/proc/self/exe");
+    let mut command = Command::new(helper);
     command
         .arg(HELPER_ARG)
         .stdin(Stdio::null())

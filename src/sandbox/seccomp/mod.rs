@@ -4,7 +4,9 @@ pub mod compile;
 pub mod default;
 pub mod profile;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 
 use super::caps::CapMask;
 use super::stage::{Stage, StartError};
@@ -48,25 +50,55 @@ pub fn target(bounding: CapMask) -> Target {
 /// Read a profile in Docker's JSON format.
 pub fn read_profile(path: &Path) -> Result<Profile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_profile(path, &text)
+}
+
+fn parse_profile(path: &Path, text: &str) -> Result<Profile, String> {
     let profile: Profile =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(text).map_err(|e| format!("{}: {e}", path.display()))?;
     profile
         .check()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(profile)
 }
 
+/// Compiled programs by profile text (`None` for the default) and bounding set. Compiling
+/// takes libseccomp milliseconds; a unit's filter is the same on every start.
+type Cache = HashMap<(Option<String>, u64), Vec<u8>>;
+
+fn compiled(
+    profile_text: Option<String>,
+    bounding: CapMask,
+    make: impl FnOnce() -> Result<Profile, String>,
+) -> Result<Vec<u8>, String> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (profile_text, bounding.0);
+    if let Some(bpf) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(bpf.clone());
+    }
+    let bpf = compile::to_bpf(&make()?.resolve(&target(bounding)))?;
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, bpf.clone());
+    Ok(bpf)
+}
+
 /// The compiled filter for a unit, or none when it runs unconfined (`seccomp=unconfined`, or
 /// privileged with the default profile, as Docker does).
 pub fn program_for(unit: &Unit, bounding: CapMask) -> Result<Option<Vec<u8>>, StartError> {
     let fail = |e: String| StartError::other(Stage::Seccomp, e);
-    let profile = match &unit.security.seccomp {
+    let bpf = match &unit.security.seccomp {
         Seccomp::Unconfined => return Ok(None),
         Seccomp::Default if unit.security.privileged => return Ok(None),
-        Seccomp::Default => default::profile(),
-        Seccomp::Profile(path) => read_profile(path).map_err(fail)?,
+        Seccomp::Default => compiled(None, bounding, || Ok(default::profile())),
+        Seccomp::Profile(path) => {
+            // Read on every start, so that an edited profile takes effect.
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            compiled(Some(text.clone()), bounding, || parse_profile(path, &text))
+        }
     };
-    compile::to_bpf(&profile.resolve(&target(bounding)))
-        .map(Some)
-        .map_err(fail)
+    bpf.map(Some).map_err(fail)
 }
