@@ -842,3 +842,51 @@ fn selinux_labels_on_a_host_without_selinux_refuse_to_start() {
         0
     );
 }
+
+#[test]
+fn joining_a_pid_namespace_and_replacing_the_command() {
+    require_root();
+    let dir = TempDir::new("pid-join");
+    let first = Background::start(&dir, "pid-first", "command: [sleep, 60]\ninit: true\n");
+    let pid = first.pid().unwrap();
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    let out = ok(
+        &dir,
+        "pid-second",
+        "command: [sh, -c, 'readlink /proc/self/ns/pid; echo $$']\npid: service:pid-first\n",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], theirs.to_str().unwrap());
+    assert_ne!(
+        lines[1], "1",
+        "the joining service is not the namespace's first process"
+    );
+    // `svcd run UNIT -- COMMAND` keeps the entrypoint and replaces the command.
+    let path = dir.write(
+        "override.yaml",
+        "entrypoint: [echo, from-entrypoint]\ncommand: [from-command]\n",
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
+        .args(["run", path.to_str().unwrap(), "--", "replaced", "words"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "from-entrypoint replaced words\n"
+    );
+}
+
+#[test]
+fn seccomp_denies_mount_and_keyctl_even_to_root_with_caps_added_elsewhere() {
+    let dir = TempDir::new("seccomp-mount");
+    // mount(2) (165) needs CAP_SYS_ADMIN for the filter; keyctl (250) is never allowed.
+    let probe = syscall_probe("165, b'none', b'/mnt', b'tmpfs', 0, 0");
+    assert_eq!(
+        ok(&dir, "sc-mount", &format!("{probe}cap_add: [NET_ADMIN]\n")).trim(),
+        "EPERM"
+    );
+    assert_eq!(
+        ok(&dir, "sc-keyctl", &syscall_probe("250, 0, 0")).trim(),
+        "EPERM"
+    );
+}
