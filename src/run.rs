@@ -13,6 +13,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use crate::cgroup::{Layout, UnitCgroup};
 use crate::sandbox::plan::{self, PlanContext};
 use crate::sandbox::spawn::spawn;
 use crate::sandbox::stage::{Stage, StartError};
@@ -85,6 +86,17 @@ fn shares_ipc(name: &UnitName) -> bool {
     std::fs::read_to_string(state_file(name)).is_ok_and(|t| t.lines().any(|l| l == "ipc=shareable"))
 }
 
+/// Kills what is left in the unit's cgroup and removes it when the run ends.
+struct CgroupGuard(UnitCgroup);
+
+impl Drop for CgroupGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.remove() {
+            eprintln!("svcd: cannot remove the unit's cgroup: {e}");
+        }
+    }
+}
+
 /// Removes the unit's state file when the run ends, however it ends.
 struct StateFile(PathBuf);
 
@@ -111,7 +123,15 @@ fn supervise(unit: &Unit, subids: SubidFiles) -> Result<i32, StartError> {
         running_pid: &running_pid,
         subids,
     };
-    let plan = plan::build(unit, &ctx)?;
+    let mut plan = plan::build(unit, &ctx)?;
+    // The unit's cgroup, with its limits written before anything runs in it; removed (with
+    // whatever still runs there) however the run ends.
+    let cgroup_fail =
+        |e: crate::cgroup::CgroupError| StartError::other(Stage::Cgroup, e.to_string());
+    let layout = Layout::detect().map_err(cgroup_fail)?;
+    let cgroup = CgroupGuard(UnitCgroup::locate(&layout, unit.name.as_str()).map_err(cgroup_fail)?);
+    cgroup.0.create(unit).map_err(cgroup_fail)?;
+    plan.cgroup_procs = cgroup.0.procs_files();
     let signals = [
         Signal::SIGTERM,
         Signal::SIGINT,
@@ -139,9 +159,14 @@ fn supervise(unit: &Unit, subids: SubidFiles) -> Result<i32, StartError> {
     let state = StateFile(state_file(&unit.name));
     std::fs::write(&state.0, format!("pid={pid}\n{ipc_line}"))
         .map_err(|e| StartError::other(Stage::SpawnHelper, e.to_string()))?;
-    let status = wait_for(unit, pid, &mut signal_fd);
+    let mut end = wait_for(unit, pid, &mut signal_fd);
+    // Killed with SIGKILL while the cgroup's OOM counter rose: the kernel's OOM killer did it.
+    if matches!(end, End::Signaled(Signal::SIGKILL)) && cgroup.0.oom_kills() > 0 {
+        end = End::OomKilled;
+    }
     drop(state);
-    Ok(report(unit, status))
+    drop(cgroup);
+    Ok(report(unit, end))
 }
 
 /// How the service ended.
@@ -152,6 +177,8 @@ enum End {
     Stopped,
     /// Still running when the grace period ran out, and killed.
     TimedOut,
+    /// Killed by the kernel's OOM killer.
+    OomKilled,
 }
 
 fn wait_for(unit: &Unit, pid: Pid, signals: &mut SignalFd) -> End {
@@ -223,6 +250,10 @@ fn report(unit: &Unit, end: End) -> i32 {
         End::Signaled(sig) => {
             eprintln!("{name}: Result: signal ({})", signal_name(sig as i32));
             128 + sig as i32
+        }
+        End::OomKilled => {
+            eprintln!("{name}: Result: oom-kill");
+            128 + Signal::SIGKILL as i32
         }
         End::TimedOut => {
             let grace = unit.process.stop_grace_period;

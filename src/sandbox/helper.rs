@@ -69,6 +69,13 @@ pub fn helper_main() -> ! {
 
 /// Steps that run in the helper, then the clone.
 fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
+    // First the cgroup: before the service can allocate, and before a user namespace would
+    // take away the right to write cgroupfs. The clone is born in it.
+    for procs in &plan.cgroup_procs {
+        std::fs::write(procs, "0").map_err(|e| {
+            StartError::sys(Stage::JoinCgroup, errno_of(&e), procs.display().to_string())
+        })?;
+    }
     // Limits and the OOM score are inherited by the clone; here the helper still has the
     // host's privileges to raise them, which a service in a user namespace would not.
     for &(resource, soft, hard) in &plan.rlimits {

@@ -15,8 +15,10 @@ pub enum Stage {
     Seccomp,
     Lsm,
     JoinTarget,
+    Cgroup,
     SpawnHelper,
     // In the helper, before the service's process exists.
+    JoinCgroup,
     Rlimits,
     OomScoreAdj,
     Setns,
@@ -52,13 +54,15 @@ pub enum Stage {
 }
 
 impl Stage {
-    const ALL: [Stage; 37] = [
+    const ALL: [Stage; 39] = [
         Stage::ResolveUser,
         Stage::EnvFile,
         Stage::Seccomp,
         Stage::Lsm,
         Stage::JoinTarget,
+        Stage::Cgroup,
         Stage::SpawnHelper,
+        Stage::JoinCgroup,
         Stage::Rlimits,
         Stage::OomScoreAdj,
         Stage::Setns,
@@ -104,7 +108,9 @@ impl Stage {
             Stage::Seccomp => "seccomp",
             Stage::Lsm => "lsm",
             Stage::JoinTarget => "join_target",
+            Stage::Cgroup => "cgroup",
             Stage::SpawnHelper => "spawn_helper",
+            Stage::JoinCgroup => "join_cgroup",
             Stage::Rlimits => "rlimits",
             Stage::OomScoreAdj => "oom_score_adj",
             Stage::Setns => "setns",

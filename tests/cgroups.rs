@@ -1,0 +1,240 @@
+//! Cgroup limits, statistics, OOM kills and device control on this host's cgroup layout.
+//! Needs root.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::{Background, TempDir, require_root, svcd_run};
+
+/// The service's cgroup directory for a v1 controller (or the cgroup2 one), from the host.
+fn cgroup_dir(pid: i32, controller: &str) -> PathBuf {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let layout = svcd::cgroup::Layout::detect().unwrap();
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, list, path) = (f.next(), f.next().unwrap(), f.next().unwrap());
+        match &layout {
+            svcd::cgroup::Layout::V2 { root } if list.is_empty() => {
+                return root.join(path.trim_start_matches('/'));
+            }
+            svcd::cgroup::Layout::V1 { controllers, .. }
+                if list.split(',').any(|c| c == controller) =>
+            {
+                return controllers[controller].join(path.trim_start_matches('/'));
+            }
+            _ => {}
+        }
+    }
+    panic!("no {controller} cgroup for {pid}:\n{text}");
+}
+
+fn read(dir: &std::path::Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+        .trim()
+        .to_owned()
+}
+
+fn v1_only() {
+    let layout = svcd::cgroup::Layout::detect().unwrap();
+    assert!(
+        matches!(layout, svcd::cgroup::Layout::V1 { .. }),
+        "these host tests cover cgroup v1 and hybrid; v2 runs in the VM"
+    );
+}
+
+#[test]
+fn every_limit_is_written_and_reads_back() {
+    require_root();
+    v1_only();
+    let dir = TempDir::new("cg-limits");
+    let unit = "command: [sleep, 60]\ninit: true\nmem_limit: 64m\nmem_reservation: 32m\nmemswap_limit: 96m\n\
+                cpu_shares: 512\ncpus: 0.5\ncpuset: \"0\"\npids_limit: 50\n";
+    let bg = Background::start(&dir, "cg-limits", unit);
+    let pid = bg.pid().unwrap();
+    let mem = cgroup_dir(pid, "memory");
+    assert!(mem.ends_with("svcd/cg-limits"), "{}", mem.display());
+    assert_eq!(
+        read(&mem, "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(
+        read(&mem, "memory.soft_limit_in_bytes"),
+        (32u64 << 20).to_string()
+    );
+    assert_eq!(
+        read(&mem, "memory.memsw.limit_in_bytes"),
+        (96u64 << 20).to_string()
+    );
+    let cpu = cgroup_dir(pid, "cpu");
+    assert_eq!(read(&cpu, "cpu.shares"), "512");
+    assert_eq!(
+        (
+            read(&cpu, "cpu.cfs_quota_us"),
+            read(&cpu, "cpu.cfs_period_us")
+        ),
+        ("50000".into(), "100000".into())
+    );
+    assert_eq!(read(&cgroup_dir(pid, "cpuset"), "cpuset.cpus"), "0");
+    assert_eq!(read(&cgroup_dir(pid, "pids"), "pids.max"), "50");
+    let devices = read(&cgroup_dir(pid, "devices"), "devices.list");
+    assert!(
+        devices.contains("c 1:3 rwm") && !devices.contains("a *:* rwm"),
+        "{devices}"
+    );
+    drop(bg);
+    // The unit's cgroup is gone after the run.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!mem.exists(), "{} is left behind", mem.display());
+}
+
+#[test]
+fn a_memory_hog_is_oom_killed_and_said_so() {
+    require_root();
+    let dir = TempDir::new("cg-oom");
+    let unit =
+        "command: [python3, -c, 'x = bytearray(200 << 20); print(len(x))']\nmem_limit: 32m\n";
+    let ran = svcd_run(&dir, "cg-oom", unit);
+    assert_eq!(ran.code, 137);
+    assert_eq!(ran.stderr.trim(), "cg-oom: Result: oom-kill");
+    assert_eq!(ran.stdout, "");
+}
+
+#[test]
+fn a_fork_bomb_is_held_by_pids_limit() {
+    require_root();
+    v1_only();
+    let dir = TempDir::new("cg-pids");
+    let bomb = "import os, sys, time\nfailed = 0\nfor i in range(40):\n    try:\n        if os.fork() == 0:\n            time.sleep(30)\n            os._exit(0)\n    except OSError:\n        failed += 1\nprint(failed, flush=True)\ntime.sleep(30)";
+    let unit = format!(
+        "command: [python3, -c, {}]\ninit: true\npids_limit: 10\n",
+        serde_json::to_string(bomb).unwrap()
+    );
+    let bg = Background::start(&dir, "cg-pids", &unit);
+    std::thread::sleep(Duration::from_millis(800));
+    let pids = cgroup_dir(bg.pid().unwrap(), "pids");
+    assert_eq!(read(&pids, "pids.current"), "10");
+    assert!(
+        read(&pids, "pids.events")
+            .trim_start_matches("max ")
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    let ran = bg.stop();
+    // init, python, and 8 children: 32 forks failed.
+    assert_eq!(ran.stdout.trim(), "32");
+}
+
+#[test]
+fn a_busy_loop_with_half_a_cpu_is_throttled() {
+    require_root();
+    v1_only();
+    let dir = TempDir::new("cg-cpu");
+    let bg = Background::start(
+        &dir,
+        "cg-cpu",
+        "command: [sh, -c, 'while :; do :; done']\ninit: true\ncpus: 0.5\n",
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let stat = read(&cgroup_dir(bg.pid().unwrap(), "cpu"), "cpu.stat");
+    let throttled: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("nr_throttled "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(throttled > 0, "{stat}");
+}
+
+#[test]
+fn nothing_a_service_forked_survives_its_stop() {
+    require_root();
+    let dir = TempDir::new("cg-fork");
+    // With the host's PID namespace, killing the main process would not end its children;
+    // the cgroup does.
+    let unit = "command: [sh, -c, 'setsid sleep 300 & setsid sleep 301 & exec sleep 302']\npid: host\nstop_grace_period: 200ms\n";
+    let bg = Background::start(&dir, "cg-fork", unit);
+    std::thread::sleep(Duration::from_millis(300));
+    let procs = cgroup_dir(bg.pid().unwrap(), "pids").join("cgroup.procs");
+    let pids: Vec<i32> = std::fs::read_to_string(&procs)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    bg.stop();
+    for pid in pids {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            state.is_empty() || state.split_whitespace().nth(2) == Some("Z"),
+            "{pid} survived: {state}"
+        );
+    }
+}
+
+#[test]
+fn devices_outside_the_allow_list_cannot_be_opened() {
+    require_root();
+    let dir = TempDir::new("cg-dev");
+    // mknod works (Docker allows `m` on every node), but only listed devices open.
+    let unit = "command: [sh, -c, 'mknod /t/null c 1 3 && mknod /t/kmsg c 1 11 && echo x > /t/null && echo null-ok; \
+                (echo x > /t/kmsg) 2>&1']\ntmpfs: [\"/t:dev\"]\n";
+    let ran = svcd_run(&dir, "cg-dev", unit);
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines[0], "null-ok", "{}{}", ran.stdout, ran.stderr);
+    assert!(
+        lines[1].contains("Operation not permitted"),
+        "{}",
+        ran.stdout
+    );
+}
+
+#[test]
+fn a_limit_the_host_cannot_apply_fails_the_start() {
+    require_root();
+    let dir = TempDir::new("cg-blkio");
+    let has_weight = svcd::cgroup::Layout::detect().map(|l| match l {
+        svcd::cgroup::Layout::V1 { controllers, .. } => controllers
+            .get("blkio")
+            .is_some_and(|d| d.join("blkio.weight").exists()),
+        svcd::cgroup::Layout::V2 { .. } => true,
+    });
+    assert_eq!(
+        has_weight.unwrap(),
+        false,
+        "this test expects a host whose I/O scheduler has no blkio weights"
+    );
+    let ran = svcd_run(
+        &dir,
+        "cg-blkio",
+        "command: [true]
+blkio_config: {weight: 300}
+",
+    );
+    assert_eq!(ran.code, 125);
+    assert_eq!(
+        ran.stderr.trim(),
+        "cg-blkio: start failed at step cgroup: `blkio_config` cannot be applied: this host's cgroups have no `blkio.weight`"
+    );
+}
+
+#[test]
+fn a_missing_controller_fails_the_start_and_names_it() {
+    // The error a host without the memory controller gets, from the cgroup module itself.
+    let layout = svcd::cgroup::Layout::V1 {
+        controllers: Default::default(),
+        hybrid: false,
+    };
+    let cg = svcd::cgroup::UnitCgroup {
+        layout,
+        dirs: Default::default(),
+    };
+    let err = cg.dir_for("memory", "mem_limit").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the `memory` cgroup controller, needed for `mem_limit`, is not available on this host"
+    );
+}
