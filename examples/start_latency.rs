@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use serde_json::{Value, json};
+use svcd::cgroup::{Layout, UnitCgroup};
 use svcd::sandbox::caps::CapMask;
 use svcd::sandbox::plan::{self, PlanContext};
 use svcd::sandbox::seccomp::profile::{ActionKind, OpKind, Resolved};
@@ -25,7 +26,8 @@ use svcd::sandbox::spawn::spawn_with;
 use svcd::sandbox::userns::SubidFiles;
 use svcd::unit::validate::parse_unit;
 
-const UNIT: &str = "command: [/bin/true]\ncap_drop: [ALL]\nuser_namespace:\n  uid_map: [{container_id: 0, host_id: 100000, size: 65536}]\n";
+const UNIT: &str = "command: [/bin/true]\ncap_drop: [ALL]\nmem_limit: 256m\npids_limit: 100\ncpus: 1\n\
+                    user_namespace:\n  uid_map: [{container_id: 0, host_id: 100000, size: 65536}]\n";
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -173,6 +175,7 @@ fn main() {
     let crun_root = std::env::temp_dir().join(format!("svcd-bench-root-{}", std::process::id()));
     private_mounts(&crun_root);
 
+    let layout = Layout::detect().expect("cgroup layout");
     let unit = parse_unit(Path::new("bench.yaml"), UNIT.as_bytes())
         .valid()
         .cloned()
@@ -202,18 +205,34 @@ fn main() {
     let (mut svcd_t, mut bwrap_t, mut crun_t, mut floor_t) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut plan_t = Vec::new();
+    let mut cgroup_t = Vec::new();
+    let mut svcd_no_cgroup_t = Vec::new();
     // What re-executing svcd as the helper costs, against the smallest program: the most a
     // dedicated helper binary could save.
     let (mut svcd_exec_t, mut true_exec_t) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         // svcd: the request builds the plan (ids, filter, mounts) and starts the service.
         let start = Instant::now();
-        let plan = plan::build(&unit, &ctx).expect("plan");
+        let mut plan = plan::build(&unit, &ctx).expect("plan");
         plan_t.push(start.elapsed());
+        let cgroup_start = Instant::now();
+        let cgroup = UnitCgroup::locate(&layout, "bench").unwrap();
+        cgroup.create(&unit).expect("cgroup");
+        cgroup_t.push(cgroup_start.elapsed());
+        plan.cgroup_procs = cgroup.procs_files();
         let pid =
             spawn_with(&svcd_bin, &plan, Stdio::null(), Stdio::inherit()).expect("svcd start");
         waitpid(pid, None).unwrap();
         svcd_t.push(start.elapsed());
+        cgroup.remove().unwrap();
+
+        // The same start without the cgroup step, as the peers run here.
+        let start = Instant::now();
+        let plan = plan::build(&unit, &ctx).expect("plan");
+        let pid =
+            spawn_with(&svcd_bin, &plan, Stdio::null(), Stdio::inherit()).expect("svcd start");
+        waitpid(pid, None).unwrap();
+        svcd_no_cgroup_t.push(start.elapsed());
 
         let fd = f.as_raw_fd();
         let mut bwrap = Command::new("bwrap");
@@ -285,6 +304,8 @@ fn main() {
     // The first plan compiles the unit's filter; later ones find it compiled.
     let first_plan = plan_t[0];
     let p = median(plan_t);
+    let cg = median(cgroup_t);
+    let no_cg = median(svcd_no_cgroup_t);
     let helper_extra = median(svcd_exec_t).saturating_sub(median(true_exec_t));
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -307,16 +328,23 @@ fn main() {
     let report = format!(
         "# Start latency\n\n\
          `/bin/true` in new user (mapped), PID, network, mount, UTS, IPC and cgroup namespaces, \
-         every capability dropped, Docker's default seccomp filter; timed from the start request \
-         until the service exited. Median of {rounds} interleaved rounds; kernel {kernel}; \
+         every capability dropped, Docker's default seccomp filter; svcd also puts it in a new \
+         cgroup with memory, pids and CPU limits (crun cannot manage cgroups on this hybrid host, \
+         bwrap makes none). Timed from the start request until the service exited. Median of {rounds} interleaved rounds; kernel {kernel}; \
          {} and {}.\n\n\
          | contender | median ms | ratio to svcd |\n|---|---|---|\n\
-         | svcd (plan + helper + service) | {} | 1.00 |\n\
+         | svcd (plan + cgroup + helper + service) | {} | 1.00 |\n\
          | of which svcd's plan (ids, filter, mounts) | {} | {} |\n\
+         | of which making the cgroup and writing its limits | {} | {} |\n\
          | svcd's first plan of the unit (filter compiled) | {} | {} |\n\
+         | svcd without the cgroup step (as the peers run here) | {} | {} |\n\
          | bwrap --unshare-all --ro-bind / / --proc /proc --dev /dev --cap-drop ALL --seccomp | {} | {} |\n\
          | crun run (same namespaces, id map, filter, mounts; no cgroup) | {} | {} |\n\
          | floor: one clone with the same flags, then exec | {} | {} |\n\n\
+         On cgroup v1 the helper's move into the new cgroup waits for an RCU grace period \
+         (the kernel's cgroup migration lock): most of the gap between svcd with and without its \
+         cgroup. On cgroup v2, `CLONE_INTO_CGROUP` can start the service inside its cgroup without \
+         that move.\n\n\
          Starting the svcd binary costs {} ms more than starting `/bin/true`: the most a \
          dedicated helper binary, instead of svcd re-executed, could save per start.\n",
         version("bwrap"),
@@ -324,8 +352,12 @@ fn main() {
         ms(s),
         ms(p),
         ratio(p),
+        ms(cg),
+        ratio(cg),
         ms(first_plan),
         ratio(first_plan),
+        ms(no_cg),
+        ratio(no_cg),
         ms(b),
         ratio(b),
         ms(c),
