@@ -238,3 +238,45 @@ fn a_missing_controller_fails_the_start_and_names_it() {
         "the `memory` cgroup controller, needed for `mem_limit`, is not available on this host"
     );
 }
+
+#[test]
+fn the_v2_device_filter_allows_listed_devices_only() {
+    require_root();
+    // A cgroup2 hierarchy: the host's own on v2, the one beside the v1 controllers on hybrid.
+    let root = match svcd::cgroup::Layout::detect().unwrap() {
+        svcd::cgroup::Layout::V2 { root } => root,
+        svcd::cgroup::Layout::V1 { hybrid: true, .. } => PathBuf::from("/sys/fs/cgroup/unified"),
+        svcd::cgroup::Layout::V1 { hybrid: false, .. } => {
+            panic!("this test needs a cgroup2 hierarchy")
+        }
+    };
+    let dir = root.join(format!("svcd-test-bpf-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    let _cleanup = Remove(dir.clone());
+    let rules = ["c 1:3 rwm", "c 1:5 r"].map(|r| svcd::unit::value::parse_device_rule(r).unwrap());
+    svcd::cgroup::bpf_devices::attach(&dir, &rules).unwrap();
+    let procs = dir.join("cgroup.procs");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args([
+        "-c",
+        "echo x > /dev/null && echo null-rw; head -c1 /dev/zero >/dev/null && echo zero-r; \
+                     (echo x > /dev/zero) 2>&1; (head -c1 /dev/urandom) 2>&1",
+    ]);
+    // SAFETY: only a write(2) to a cgroup file, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || std::fs::write(&procs, "0"));
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "null-rw", "{text}");
+    assert_eq!(lines[1], "zero-r", "{text}");
+    assert!(lines[2].contains("Operation not permitted"), "{text}");
+    assert!(lines[3].contains("Operation not permitted"), "{text}");
+}

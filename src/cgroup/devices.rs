@@ -4,7 +4,7 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use crate::unit::Unit;
-use crate::unit::value::{DeviceAccess, DeviceRule, DeviceType};
+use crate::unit::value::{DeviceAccess, DeviceRule, DeviceType, parse_device_rule};
 
 /// Docker's default rules: mknod of any node, and the nodes of a minimal /dev.
 pub const DEFAULT_RULES: &[&str] = &[
@@ -64,17 +64,25 @@ pub fn node_rule(host: &str, access: DeviceAccess) -> Option<DeviceRule> {
     })
 }
 
-/// Every rule to allow, in v1 syntax, after denying everything.
-pub fn v1_rules(unit: &Unit) -> Vec<String> {
-    if unit.security.privileged {
-        return vec!["a *:* rwm".into()];
+/// Every rule that allows a device, after everything is denied.
+pub fn rules(unit: &Unit) -> Vec<DeviceRule> {
+    let texts: &[&str] = if unit.security.privileged {
+        &["a *:* rwm"]
+    } else {
+        DEFAULT_RULES
+    };
+    let mut rules: Vec<DeviceRule> = texts
+        .iter()
+        .filter_map(|r| parse_device_rule(r).ok())
+        .collect();
+    if !unit.security.privileged {
+        rules.extend(
+            unit.filesystem
+                .devices
+                .iter()
+                .filter_map(|d| node_rule(&d.host, d.access)),
+        );
+        rules.extend(unit.resources.device_cgroup_rules.iter().cloned());
     }
-    let mut rules: Vec<String> = DEFAULT_RULES.iter().map(|r| r.to_string()).collect();
-    for d in &unit.filesystem.devices {
-        if let Some(rule) = node_rule(&d.host, d.access) {
-            rules.push(rule_text(&rule));
-        }
-    }
-    rules.extend(unit.resources.device_cgroup_rules.iter().map(rule_text));
     rules
 }

@@ -1,6 +1,7 @@
 //! Cgroups on v2, v1 and hybrid hosts: one cgroup per unit under svcd's own, its limits,
 //! statistics, and killing everything in it.
 
+pub mod bpf_devices;
 pub mod devices;
 pub mod limits;
 
@@ -20,6 +21,11 @@ pub enum CgroupError {
     MissingController { controller: String, key: String },
     #[error("`{key}` cannot be applied: this host's cgroups have no `{file}`")]
     MissingFile { file: String, key: String },
+    #[error("{path}: attaching the device filter: {errno}")]
+    Devices {
+        path: PathBuf,
+        errno: nix::errno::Errno,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -200,11 +206,10 @@ impl UnitCgroup {
         for s in limits::v1(&unit.resources) {
             write_setting(self.dir_for(s.controller, s.key)?, &s)?;
         }
-        let rules = devices::v1_rules(unit);
         let dir = self.dir_for("devices", "devices")?;
         write(dir.join("devices.deny"), "a")?;
-        for rule in rules {
-            write(dir.join("devices.allow"), &rule)?;
+        for rule in devices::rules(unit) {
+            write(dir.join("devices.allow"), &devices::rule_text(&rule))?;
         }
         Ok(())
     }
@@ -248,6 +253,10 @@ impl UnitCgroup {
         for s in settings {
             write_setting(dir, &s)?;
         }
+        bpf_devices::attach(dir, &devices::rules(unit)).map_err(|e| CgroupError::Devices {
+            path: dir.clone(),
+            errno: e,
+        })?;
         Ok(())
     }
 
