@@ -752,7 +752,7 @@ fn the_book_ipc_producer_and_consumer_share_memory() {
     let units = concat!(env!("CARGO_MANIFEST_DIR"), "/units");
     let start = |name: &str| {
         let _ = std::fs::remove_file(format!("/run/svcd/run/{name}"));
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
             .args(["run", &format!("{units}/{name}.yaml")])
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -764,7 +764,10 @@ fn the_book_ipc_producer_and_consumer_share_memory() {
             if let Some(pid) = state.lines().find_map(|l| l.strip_prefix("pid=")) {
                 return (child, nix::unistd::Pid::from_raw(pid.parse().unwrap()));
             }
-            assert!(begun.elapsed().as_secs() < 20, "{name} did not start");
+            if begun.elapsed().as_secs() >= 20 {
+                let _ = child.kill();
+                panic!("{name} did not start: {:?}", child.wait_with_output());
+            }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     };
