@@ -219,7 +219,7 @@ fn main() {
         let cgroup = UnitCgroup::locate(&layout, "bench").unwrap();
         cgroup.create(&unit).expect("cgroup");
         cgroup_t.push(cgroup_start.elapsed());
-        plan.cgroup_procs = cgroup.procs_files();
+        (plan.cgroup_procs, plan.cgroup_dir) = cgroup.entry();
         let pid =
             spawn_with(&svcd_bin, &plan, Stdio::null(), Stdio::inherit()).expect("svcd start");
         waitpid(pid, None).unwrap();

@@ -131,7 +131,7 @@ fn supervise(unit: &Unit, subids: SubidFiles) -> Result<i32, StartError> {
     let layout = Layout::detect().map_err(cgroup_fail)?;
     let cgroup = CgroupGuard(UnitCgroup::locate(&layout, unit.name.as_str()).map_err(cgroup_fail)?);
     cgroup.0.create(unit).map_err(cgroup_fail)?;
-    plan.cgroup_procs = cgroup.0.procs_files();
+    (plan.cgroup_procs, plan.cgroup_dir) = cgroup.0.entry();
     let signals = [
         Signal::SIGTERM,
         Signal::SIGINT,

@@ -260,12 +260,16 @@ impl UnitCgroup {
         Ok(())
     }
 
-    /// The `cgroup.procs` files a process writes its pid to, to join the unit's cgroup.
-    pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.all_dirs()
-            .into_iter()
-            .map(|d| d.join("cgroup.procs"))
-            .collect()
+    /// How a new process enters the cgroup: v1 `cgroup.procs` files to write its pid to, or
+    /// the cgroup2 directory to clone it into.
+    pub fn entry(&self) -> (Vec<PathBuf>, Option<PathBuf>) {
+        match self.layout {
+            Layout::V2 { .. } => (Vec::new(), self.dirs.get("").cloned()),
+            Layout::V1 { .. } => {
+                let procs = self.all_dirs().into_iter().map(|d| d.join("cgroup.procs"));
+                (procs.collect(), None)
+            }
+        }
     }
 
     /// Pids in the cgroup.

@@ -7,12 +7,11 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
-use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Gid, Pid, Uid, fork};
@@ -70,19 +69,28 @@ pub fn helper_main() -> ! {
 /// Steps that run in the helper, then the clone.
 fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
     // First the cgroup: before the service can allocate, and before a user namespace would
-    // take away the right to write cgroupfs. The clone is born in it.
+    // take away the right to write cgroupfs. On v1 the helper moves in and the clone is born
+    // there; on v2 the clone is born in it directly (CLONE_INTO_CGROUP).
     for procs in &plan.cgroup_procs {
-        std::fs::write(procs, "0").map_err(|e| {
-            StartError::sys(Stage::JoinCgroup, errno_of(&e), procs.display().to_string())
-        })?;
+        join_cgroup(procs)?;
     }
+    let cgroup_dir = match &plan.cgroup_dir {
+        Some(dir) => Some(std::fs::File::open(dir).map_err(|e| {
+            StartError::sys(Stage::JoinCgroup, errno_of(&e), dir.display().to_string())
+        })?),
+        None => None,
+    };
     // Limits and the OOM score are inherited by the clone; here the helper still has the
     // host's privileges to raise them, which a service in a user namespace would not.
     for &(resource, soft, hard) in &plan.rlimits {
-        // SAFETY: `Resource` is a C enum of the RLIMIT_* values; the plan holds only such.
-        let resource: Resource = unsafe { std::mem::transmute(resource as libc::c_int) };
-        setrlimit(resource, soft, hard)
-            .map_err(|e| StartError::sys(Stage::Rlimits, e, format!("{resource:?}")))?;
+        let limit = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: `limit` is valid for the call; an unknown resource number is EINVAL.
+        let rc = unsafe { libc::setrlimit(resource as libc::__rlimit_resource_t, &limit) };
+        Errno::result(rc)
+            .map_err(|e| StartError::sys(Stage::Rlimits, e, format!("resource {resource}")))?;
     }
     if let Some(score) = plan.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", score.to_string())
@@ -93,18 +101,33 @@ fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
     let (sync_read, sync_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
     let flags = CloneFlags::from_bits_retain(plan.clone_flags);
-    let mut stack = vec![0u8; 1 << 20];
-    let child = Box::new(|| {
+    let child = || {
         drop_fd(&sync_write);
         drop_fd(&report_read);
         // The daemon waits for the channel's end of file; an init never execs to close it.
         let _ = nix::unistd::close(CHANNEL_FD);
         service_main(plan, &sync_read, &report_write)
-    });
-    // SAFETY: the helper is single-threaded, so the child may run any code; the closure only
-    // uses the plan and descriptors that the child owns its copy of.
-    let pid = unsafe { nix::sched::clone(child, &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(|e| StartError::sys(Stage::Clone, e, ""))?;
+    };
+    let pid = match clone3(flags, cgroup_dir.as_ref().map(|f| f.as_fd())) {
+        Ok(Some(pid)) => pid,
+        Ok(None) => {
+            let code = child() as i32;
+            // SAFETY: _exit ends this child without running the parent's exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        // No clone3 (an old kernel, or a seccomp filter around svcd): join, then clone(2).
+        Err(Errno::ENOSYS) => {
+            if let Some(dir) = &plan.cgroup_dir {
+                join_cgroup(&dir.join("cgroup.procs"))?;
+            }
+            let mut stack = vec![0u8; 1 << 20];
+            // SAFETY: the helper is single-threaded, so the child may run any code; the
+            // closure only uses the plan and descriptors that the child owns its copy of.
+            unsafe { nix::sched::clone(Box::new(child), &mut stack, flags, Some(libc::SIGCHLD)) }
+                .map_err(|e| StartError::sys(Stage::Clone, e, ""))?
+        }
+        Err(e) => return Err(StartError::sys(Stage::Clone, e, "")),
+    };
     drop(sync_read);
     drop(report_write);
     let fail = |e: StartError| {
@@ -131,6 +154,57 @@ fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
     }
     let _ = waitpid(pid, None);
     Err(decode_report(&report))
+}
+
+fn join_cgroup(procs: &std::path::Path) -> Result<(), StartError> {
+    std::fs::write(procs, "0")
+        .map_err(|e| StartError::sys(Stage::JoinCgroup, errno_of(&e), procs.display().to_string()))
+}
+
+/// `clone3(2)` on the helper's own stack: it returns in both processes, as `fork` does
+/// (`None` in the child). With `cgroup`, the child is born in that cgroup2 directory.
+fn clone3(
+    flags: CloneFlags,
+    cgroup: Option<std::os::fd::BorrowedFd>,
+) -> Result<Option<Pid>, Errno> {
+    #[repr(C)]
+    #[derive(Default)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let mut args = CloneArgs {
+        flags: u64::from(flags.bits() as u32),
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: `args` is valid for the call; without a new stack the child continues on a copy
+    // of this one, as after fork, which is sound in this single-threaded process.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match Errno::result(rc)? {
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
 }
 
 fn errno_of(e: &std::io::Error) -> Errno {

@@ -19,8 +19,10 @@ pub const STAGING_DIR: &str = "/run/svcd/root";
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SpawnPlan {
     pub unit: String,
-    /// `cgroup.procs` files of the unit's cgroup, which the helper joins before the clone.
+    /// `cgroup.procs` files of the unit's v1 cgroups, which the helper joins before the clone.
     pub cgroup_procs: Vec<PathBuf>,
+    /// The unit's cgroup2 directory, which the service's process is cloned into.
+    pub cgroup_dir: Option<PathBuf>,
     pub argv: Vec<String>,
     /// `KEY=value` strings.
     pub env: Vec<String>,
@@ -137,6 +139,7 @@ pub fn build(unit: &Unit, ctx: &PlanContext) -> Result<SpawnPlan, StartError> {
     Ok(SpawnPlan {
         unit: unit.name.as_str().to_owned(),
         cgroup_procs: Vec::new(),
+        cgroup_dir: None,
         argv: process.argv(),
         env: environment(unit, &id.home, hostname.as_deref())?,
         cwd: process.working_dir.clone(),
