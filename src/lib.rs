@@ -3,4 +3,5 @@
 pub mod cgroup;
 pub mod run;
 pub mod sandbox;
+pub mod supervisor;
 pub mod unit;

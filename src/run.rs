@@ -13,14 +13,16 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use crate::cgroup::oom::OomWatch;
 use crate::cgroup::{Layout, UnitCgroup};
 use crate::sandbox::plan::{self, PlanContext};
 use crate::sandbox::spawn::spawn;
 use crate::sandbox::stage::{Stage, StartError};
 use crate::sandbox::userns::SubidFiles;
+use crate::supervisor::restart::{Decision, Ended, RestartState};
 use crate::unit::validate::parse_unit;
 use crate::unit::value::signal_name;
-use crate::unit::{Ipc, Unit, UnitName};
+use crate::unit::{Ipc, OomPolicy, Unit, UnitName};
 
 /// Where `svcd run` records running units, so that others can join their namespaces.
 pub const RUN_STATE_DIR: &str = "/run/svcd/run";
@@ -123,32 +125,69 @@ fn supervise(unit: &Unit, subids: SubidFiles) -> Result<i32, StartError> {
         running_pid: &running_pid,
         subids,
     };
-    let mut plan = plan::build(unit, &ctx)?;
-    // The unit's cgroup, with its limits written before anything runs in it; removed (with
-    // whatever still runs there) however the run ends.
-    let cgroup_fail =
-        |e: crate::cgroup::CgroupError| StartError::other(Stage::Cgroup, e.to_string());
     let layout = Layout::detect().map_err(cgroup_fail)?;
-    let cgroup = CgroupGuard(UnitCgroup::locate(&layout, unit.name.as_str()).map_err(cgroup_fail)?);
-    cgroup.0.create(unit).map_err(cgroup_fail)?;
-    (plan.cgroup_procs, plan.cgroup_dir) = cgroup.0.entry();
-    let signals = [
+    let sys = |e| StartError::sys(Stage::SpawnHelper, e, "");
+    // Services become our children when their helper exits.
+    nix::sys::prctl::set_child_subreaper(true).map_err(sys)?;
+    let mut mask = SigSet::empty();
+    for s in [
         Signal::SIGTERM,
         Signal::SIGINT,
         Signal::SIGHUP,
         Signal::SIGCHLD,
-    ];
-    let mut mask = SigSet::empty();
-    for s in signals {
+    ] {
         mask.add(s);
     }
-    let sys = |e| StartError::sys(Stage::SpawnHelper, e, "");
-    // Services become our children when their helper exits.
-    nix::sys::prctl::set_child_subreaper(true).map_err(sys)?;
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(sys)?;
-    let mut signal_fd =
+    let mut signals =
         SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(sys)?;
+    let mut history = RestartState::default();
+    loop {
+        let end = run_once(unit, &ctx, &layout, &mut signals, &mut history)?;
+        let decision = match end.ended() {
+            Ended::Stopped => Decision::Stay { result: "success" },
+            ended => history.decide(&unit.supervision, ended, Instant::now()),
+        };
+        match decision {
+            Decision::Stay { result } => return Ok(report(unit, end, result)),
+            Decision::Restart { after } => {
+                eprintln!(
+                    "{}: Result: {}; restarting in {after:?}",
+                    unit.name,
+                    end.ended().result()
+                );
+                if stop_requested_within(&mut signals, after) {
+                    return Ok(0);
+                }
+            }
+        }
+    }
+}
+
+fn cgroup_fail(e: crate::cgroup::CgroupError) -> StartError {
+    StartError::other(Stage::Cgroup, e.to_string())
+}
+
+/// Start the unit once and wait for its main process to end.
+fn run_once(
+    unit: &Unit,
+    ctx: &PlanContext,
+    layout: &Layout,
+    signals: &mut SignalFd,
+    history: &mut RestartState,
+) -> Result<End, StartError> {
+    let mut plan = plan::build(unit, ctx)?;
+    // The unit's cgroup, with its limits written before anything runs in it; removed (with
+    // whatever still runs there) however the run ends.
+    let cgroup = CgroupGuard(UnitCgroup::locate(layout, unit.name.as_str()).map_err(cgroup_fail)?);
+    cgroup.0.create(unit).map_err(cgroup_fail)?;
+    (plan.cgroup_procs, plan.cgroup_dir) = cgroup.0.entry();
+    let mut oom = match unit.resources.mem_limit {
+        Some(_) => Some(OomWatch::new(&cgroup.0).map_err(cgroup_fail)?),
+        None => None,
+    };
     let pid = spawn(&plan, Stdio::inherit(), Stdio::inherit())?;
+    history.started(Instant::now());
     std::fs::create_dir_all(RUN_STATE_DIR)
         .map_err(|e| StartError::other(Stage::SpawnHelper, e.to_string()))?;
     let ipc_line = if unit.namespaces.ipc == Ipc::Shareable {
@@ -159,17 +198,44 @@ fn supervise(unit: &Unit, subids: SubidFiles) -> Result<i32, StartError> {
     let state = StateFile(state_file(&unit.name));
     std::fs::write(&state.0, format!("pid={pid}\n{ipc_line}"))
         .map_err(|e| StartError::other(Stage::SpawnHelper, e.to_string()))?;
-    let mut end = wait_for(unit, pid, &mut signal_fd);
+    let mut end = wait_for(unit, pid, signals, oom.as_mut());
     // Killed with SIGKILL while the cgroup's OOM counter rose: the kernel's OOM killer did it.
-    if matches!(end, End::Signaled(Signal::SIGKILL)) && cgroup.0.oom_kills() > 0 {
+    let oom_kills = oom.as_mut().map_or(0, |o| {
+        o.new_kills();
+        o.total()
+    });
+    if matches!(end, End::Signaled(Signal::SIGKILL)) && oom_kills > 0 {
         end = End::OomKilled;
     }
-    drop(state);
-    drop(cgroup);
-    Ok(report(unit, end))
+    Ok(end)
 }
 
-/// How the service ended.
+/// Wait out a restart delay; true when a stop was asked for meanwhile.
+fn stop_requested_within(signals: &mut SignalFd, delay: Duration) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left == Duration::ZERO {
+            return false;
+        }
+        let mut fds = [nix::poll::PollFd::new(
+            signals.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        let _ = nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::NONE),
+        );
+        while let Ok(Some(info)) = signals.read_signal() {
+            if info.ssi_signo as i32 != Signal::SIGCHLD as i32 {
+                return true;
+            }
+        }
+    }
+}
+
+/// How the service's main process ended.
 enum End {
     Exited(i32),
     Signaled(Signal),
@@ -177,37 +243,80 @@ enum End {
     Stopped,
     /// Still running when the grace period ran out, and killed.
     TimedOut,
-    /// Killed by the kernel's OOM killer.
+    /// Killed by the kernel's OOM killer, or stopped after an OOM kill under
+    /// `oom_policy: stop` or `restart`.
     OomKilled,
 }
 
-fn wait_for(unit: &Unit, pid: Pid, signals: &mut SignalFd) -> End {
+impl End {
+    fn ended(&self) -> Ended {
+        match *self {
+            End::Exited(0) => Ended::Success,
+            End::Exited(code) => Ended::ExitCode(code),
+            End::Signaled(sig) => Ended::Signal(sig as i32),
+            End::Stopped | End::TimedOut => Ended::Stopped,
+            End::OomKilled => Ended::OomKill,
+        }
+    }
+}
+
+/// Wait for the main process to end, stopping it on SIGTERM, SIGINT or SIGHUP, and, under
+/// `oom_policy` other than `continue`, when the OOM killer takes any process of the unit.
+fn wait_for(unit: &Unit, pid: Pid, signals: &mut SignalFd, mut oom: Option<&mut OomWatch>) -> End {
     let mut deadline: Option<Instant> = None;
+    let mut after_oom = false;
+    let stop = |deadline: &mut Option<Instant>| {
+        if deadline.is_none() {
+            let signal = Signal::try_from(unit.process.stop_signal).unwrap_or(Signal::SIGTERM);
+            let _ = kill(pid, signal);
+            *deadline = Some(Instant::now() + unit.process.stop_grace_period);
+        }
+    };
     loop {
         if let Some(end) = reap(pid, deadline.is_some(), unit.process.stop_signal) {
-            return end;
+            return if after_oom && matches!(end, End::Stopped) {
+                End::OomKilled
+            } else {
+                end
+            };
         }
         let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if timeout == Some(Duration::ZERO) {
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
-            return End::TimedOut;
+            return if after_oom {
+                End::OomKilled
+            } else {
+                End::TimedOut
+            };
         }
-        let mut fds = [nix::poll::PollFd::new(
+        let mut fds = vec![nix::poll::PollFd::new(
             signals.as_fd(),
             nix::poll::PollFlags::POLLIN,
         )];
+        if let Some(o) = oom.as_deref() {
+            fds.push(nix::poll::PollFd::new(o.fd(), nix::poll::PollFlags::POLLIN));
+        }
         let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
         let _ = nix::poll::poll(
             &mut fds,
             nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::NONE),
         );
+        drop(fds);
         while let Ok(Some(info)) = signals.read_signal() {
-            let signal = Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
-            if signal != Signal::SIGCHLD && deadline.is_none() {
-                let stop = Signal::try_from(unit.process.stop_signal).unwrap_or(Signal::SIGTERM);
-                let _ = kill(pid, stop);
-                deadline = Some(Instant::now() + unit.process.stop_grace_period);
+            if info.ssi_signo as i32 != Signal::SIGCHLD as i32 {
+                stop(&mut deadline);
+            }
+        }
+        let kills = oom.as_deref_mut().map_or(0, OomWatch::new_kills);
+        if kills > 0 {
+            eprintln!(
+                "{}: the OOM killer killed {kills} process(es) of the unit",
+                unit.name
+            );
+            if unit.supervision.oom_policy != OomPolicy::Continue {
+                after_oom = true;
+                stop(&mut deadline);
             }
         }
     }
@@ -238,29 +347,31 @@ fn reap(pid: Pid, stopping: bool, stop_signal: i32) -> Option<End> {
     }
 }
 
-/// Print the unit's Result when it ended abnormally; return `svcd run`'s exit code.
-fn report(unit: &Unit, end: End) -> i32 {
+/// Print the unit's Result when it is not `success`; return `svcd run`'s exit code.
+fn report(unit: &Unit, end: End, result: &str) -> i32 {
     let name = &unit.name;
-    match end {
-        End::Exited(0) | End::Stopped => 0,
-        End::Exited(code) => {
-            eprintln!("{name}: Result: exit-code (status {code})");
-            code
-        }
-        End::Signaled(sig) => {
-            eprintln!("{name}: Result: signal ({})", signal_name(sig as i32));
-            128 + sig as i32
-        }
-        End::OomKilled => {
-            eprintln!("{name}: Result: oom-kill");
-            128 + Signal::SIGKILL as i32
-        }
-        End::TimedOut => {
-            let grace = unit.process.stop_grace_period;
-            eprintln!(
-                "{name}: Result: timeout (still running {grace:?} after the stop signal; killed)"
-            );
-            128 + Signal::SIGKILL as i32
-        }
+    let (code, detail) = match end {
+        End::Exited(code) => (code, format!("status {code}")),
+        End::Signaled(sig) => (128 + sig as i32, signal_name(sig as i32)),
+        End::Stopped => (0, String::new()),
+        End::TimedOut => (
+            128 + Signal::SIGKILL as i32,
+            format!(
+                "still running {:?} after the stop signal; killed",
+                unit.process.stop_grace_period
+            ),
+        ),
+        End::OomKilled => (128 + Signal::SIGKILL as i32, String::new()),
+    };
+    let result = if matches!(end, End::TimedOut) {
+        "timeout"
+    } else {
+        result
+    };
+    match (result, detail.is_empty()) {
+        ("success", _) => {}
+        (r, true) => eprintln!("{name}: Result: {r}"),
+        (r, false) => eprintln!("{name}: Result: {r} ({detail})"),
     }
+    code
 }

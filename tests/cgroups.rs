@@ -91,15 +91,72 @@ fn every_limit_is_written_and_reads_back() {
 }
 
 #[test]
-fn a_memory_hog_is_oom_killed_and_said_so() {
+fn a_memory_hog_is_oom_killed_said_so_and_restarted() {
     require_root();
     let dir = TempDir::new("cg-oom");
-    let unit =
-        "command: [python3, -c, 'x = bytearray(200 << 20); print(len(x))']\nmem_limit: 32m\n";
-    let ran = svcd_run(&dir, "cg-oom", unit);
-    assert_eq!(ran.code, 137);
-    assert_eq!(ran.stderr.trim(), "cg-oom: Result: oom-kill");
+    let hog = "command: [python3, -c, 'x = bytearray(200 << 20); print(len(x))']\nmem_limit: 32m\n";
+    // The default `oom_policy: restart` restarts it, with growing delays, until the start
+    // limit (5 starts in 10 s) gives up.
+    let ran = svcd_run(
+        &dir,
+        "cg-oom",
+        &format!("{hog}restart_backoff: {{initial: 10ms}}\n"),
+    );
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(ran.code, 137, "{}", ran.stderr);
+    assert_eq!(
+        lines,
+        [
+            "cg-oom: the OOM killer killed 1 process(es) of the unit",
+            "cg-oom: Result: oom-kill; restarting in 10ms",
+            "cg-oom: the OOM killer killed 1 process(es) of the unit",
+            "cg-oom: Result: oom-kill; restarting in 20ms",
+            "cg-oom: the OOM killer killed 1 process(es) of the unit",
+            "cg-oom: Result: oom-kill; restarting in 40ms",
+            "cg-oom: the OOM killer killed 1 process(es) of the unit",
+            "cg-oom: Result: oom-kill; restarting in 80ms",
+            "cg-oom: the OOM killer killed 1 process(es) of the unit",
+            "cg-oom: Result: start-limit-hit",
+        ]
+    );
     assert_eq!(ran.stdout, "");
+    // `oom_policy: stop` leaves it failed.
+    let ran = svcd_run(
+        &dir,
+        "cg-oom-stop",
+        &format!("{hog}oom_policy: stop\nrestart: always\n"),
+    );
+    assert_eq!(ran.code, 137);
+    assert_eq!(
+        ran.stderr.lines().collect::<Vec<_>>(),
+        [
+            "cg-oom-stop: the OOM killer killed 1 process(es) of the unit",
+            "cg-oom-stop: Result: oom-kill"
+        ]
+    );
+}
+
+#[test]
+fn oom_policy_continue_keeps_a_unit_whose_main_process_survives() {
+    require_root();
+    let dir = TempDir::new("cg-oom-cont");
+    // A child hogs memory and is killed; the main process lives on and exits 0 by itself.
+    let main = "import subprocess, sys\nr = subprocess.run([sys.executable, '-c', 'x = bytearray(200 << 20)'])\nprint('child', r.returncode)";
+    let unit = format!(
+        "command: [python3, -c, {}]\nmem_limit: 32m\noom_policy: continue\n",
+        serde_json::to_string(main).unwrap()
+    );
+    let ran = svcd_run(&dir, "cg-oom-cont", &unit);
+    assert_eq!(
+        (ran.code, ran.stdout.as_str()),
+        (0, "child -9\n"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(
+        ran.stderr.trim(),
+        "cg-oom-cont: the OOM killer killed 1 process(es) of the unit"
+    );
 }
 
 #[test]

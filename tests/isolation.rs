@@ -720,7 +720,11 @@ fn the_example_units_run() {
             child.try_wait().unwrap().is_none(),
             "{name} stopped by itself"
         );
-        // The examples idle as PID 1, which ignores SIGTERM: end them outright.
+        // Stop the run (so that no `restart` policy starts it again), then end the example
+        // outright: it idles as PID 1, which ignores the stop signal.
+        let run_pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(run_pid, nix::sys::signal::Signal::SIGINT).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
             nix::sys::signal::Signal::SIGKILL,

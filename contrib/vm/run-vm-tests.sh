@@ -56,7 +56,7 @@ if [ -w /dev/kvm ] && boot kvm svcd.probe 60 | grep -q "VM PROBE OK"; then
 fi
 echo "vm: booting with $accel"
 out=$(boot "$accel" "" 600)
-echo "$out" | grep -E "^(VMTEST|    )" || true
+echo "$out" | tr -d "\r" | grep -oE "VMTEST .*|^    .*" || true
 done_line=$(echo "$out" | grep -E "^VMTEST DONE" | tail -n1 | tr -d '\r')
 if [ -z "$done_line" ]; then
     echo "$out" | tail -n 40

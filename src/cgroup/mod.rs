@@ -4,6 +4,7 @@
 pub mod bpf_devices;
 pub mod devices;
 pub mod limits;
+pub mod oom;
 
 use std::collections::BTreeMap;
 use std::fs;

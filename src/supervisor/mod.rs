@@ -1,0 +1,3 @@
+//! Supervision: what happens when a unit's main process ends.
+
+pub mod restart;
