@@ -79,6 +79,22 @@ fn every_limit_is_written_and_reads_back() {
     );
     assert_eq!(read(&cgroup_dir(pid, "cpuset"), "cpuset.cpus"), "0");
     assert_eq!(read(&cgroup_dir(pid, "pids"), "pids.max"), "50");
+    // Statistics of the running unit.
+    let layout = svcd::cgroup::Layout::detect().unwrap();
+    let stats = svcd::cgroup::UnitCgroup::locate(&layout, "cg-limits")
+        .unwrap()
+        .stats();
+    assert!(
+        stats.memory_current.unwrap() > 0
+            && stats.memory_peak.unwrap() >= stats.memory_current.unwrap(),
+        "{stats:?}"
+    );
+    assert!(stats.cpu_usage_ns.unwrap() > 0, "{stats:?}");
+    assert_eq!(
+        (stats.tasks, stats.oom_kills),
+        (Some(2), 0),
+        "init and sleep"
+    );
     let devices = read(&cgroup_dir(pid, "devices"), "devices.list");
     assert!(
         devices.contains("c 1:3 rwm") && !devices.contains("a *:* rwm"),
@@ -335,4 +351,43 @@ fn the_v2_device_filter_allows_listed_devices_only() {
     assert_eq!(lines[1], "zero-r", "{text}");
     assert!(lines[2].contains("Operation not permitted"), "{text}");
     assert!(lines[3].contains("Operation not permitted"), "{text}");
+}
+
+#[test]
+fn leftovers_of_a_previous_svcd_are_killed_and_removed() {
+    require_root();
+    v1_only();
+    // A unit cgroup with a process in it, as a crashed svcd would leave it.
+    let layout = svcd::cgroup::Layout::detect().unwrap();
+    // A subtree of the test's own, so that units of other tests are not touched.
+    let subtree = format!("svcd-test-leftovers-{}", std::process::id());
+    let name = "leftover".to_owned();
+    let cg = svcd::cgroup::UnitCgroup::locate_in(&layout, &subtree, &name).unwrap();
+    let unit = svcd::unit::validate::parse_unit(
+        std::path::Path::new("leftover.yaml"),
+        b"command: [sleep, 300]\n",
+    );
+    cg.create(unit.valid().unwrap()).unwrap();
+    let (procs, _) = cg.entry();
+    let mut cmd = std::process::Command::new("sleep");
+    cmd.arg("300");
+    // SAFETY: only write(2)s to cgroup files, between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            for p in &procs {
+                std::fs::write(p, "0")?;
+            }
+            Ok(())
+        });
+    }
+    let mut orphan = cmd.spawn().unwrap();
+    assert_eq!(cg.pids(), [orphan.id() as i32]);
+    let removed = svcd::cgroup::remove_leftovers(&layout, &subtree).unwrap();
+    assert_eq!(removed, [name]);
+    let status = orphan.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    assert!(cg.all_dirs().iter().all(|d| !d.exists()));
 }

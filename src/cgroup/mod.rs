@@ -137,25 +137,73 @@ pub struct UnitCgroup {
     pub dirs: BTreeMap<String, PathBuf>,
 }
 
-/// The directory of `unit` under svcd's own cgroup in a hierarchy mounted at `mount`.
-fn unit_dir(mount: &Path, own: &str, unit: &str) -> PathBuf {
+/// Kill and remove every unit cgroup that a previous svcd left under its own cgroup, for a
+/// daemon starting up: nothing from before it may keep running unsupervised. Returns the
+/// units whose cgroups were removed.
+pub fn remove_leftovers(layout: &Layout, subtree: &str) -> Result<Vec<String>, CgroupError> {
+    let mut names: Vec<String> = Vec::new();
+    let parents: Vec<PathBuf> = match layout {
+        Layout::V2 { root } => vec![unit_dir(root, &own_path(None)?, subtree, "")],
+        Layout::V1 { controllers, .. } => controllers
+            .iter()
+            .map(|(c, mount)| Ok(unit_dir(mount, &own_path(Some(c))?, subtree, "")))
+            .collect::<Result<_, CgroupError>>()?,
+    };
+    for parent in &parents {
+        let Ok(entries) = fs::read_dir(parent) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.path().is_dir() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    for name in &names {
+        UnitCgroup::locate_in(layout, subtree, name)?.remove()?;
+    }
+    Ok(names)
+}
+
+/// The directory under svcd's own cgroup that holds the units' cgroups.
+pub const SUBTREE: &str = "svcd";
+
+/// The directory of `unit` in `subtree` under svcd's own cgroup, in a hierarchy at `mount`.
+fn unit_dir(mount: &Path, own: &str, subtree: &str, unit: &str) -> PathBuf {
     mount
         .join(own.trim_start_matches('/'))
-        .join("svcd")
+        .join(subtree)
         .join(unit)
 }
 
 impl UnitCgroup {
     /// Where `unit`'s cgroup lives (nothing is created).
     pub fn locate(layout: &Layout, unit: &str) -> Result<UnitCgroup, CgroupError> {
+        UnitCgroup::locate_in(layout, SUBTREE, unit)
+    }
+
+    /// Where `unit`'s cgroup lives in another `subtree` than svcd's usual one.
+    pub fn locate_in(
+        layout: &Layout,
+        subtree: &str,
+        unit: &str,
+    ) -> Result<UnitCgroup, CgroupError> {
         let mut dirs = BTreeMap::new();
         match layout {
             Layout::V2 { root } => {
-                dirs.insert(String::new(), unit_dir(root, &own_path(None)?, unit));
+                dirs.insert(
+                    String::new(),
+                    unit_dir(root, &own_path(None)?, subtree, unit),
+                );
             }
             Layout::V1 { controllers, .. } => {
                 for (c, mount) in controllers {
-                    dirs.insert(c.clone(), unit_dir(mount, &own_path(Some(c))?, unit));
+                    dirs.insert(
+                        c.clone(),
+                        unit_dir(mount, &own_path(Some(c))?, subtree, unit),
+                    );
                 }
             }
         }
