@@ -65,6 +65,20 @@ fn cpuset_text(cpus: &[u32]) -> String {
         .join(",")
 }
 
+/// `cpuset.cpus` and `pids.max`, which v1 and v2 spell alike.
+fn cpuset_and_pids(r: &Resources) -> Vec<Setting> {
+    let mut out = Vec::new();
+    if let Some(cpus) = &r.cpuset {
+        out.push(set("cpuset", "cpuset.cpus", cpuset_text(cpus), "cpuset"));
+    }
+    match r.pids_limit {
+        Some(Limit::Max(n)) => out.push(set("pids", "pids.max", n, "pids_limit")),
+        Some(Limit::Unlimited) => out.push(set("pids", "pids.max", "max", "pids_limit")),
+        None => {}
+    }
+    out
+}
+
 /// The settings of cgroup v1.
 pub fn v1(r: &Resources) -> Vec<Setting> {
     let mut out = Vec::new();
@@ -113,14 +127,7 @@ pub fn v1(r: &Resources) -> Vec<Setting> {
             "cpus",
         ));
     }
-    if let Some(cpus) = &r.cpuset {
-        out.push(set("cpuset", "cpuset.cpus", cpuset_text(cpus), "cpuset"));
-    }
-    match r.pids_limit {
-        Some(Limit::Max(n)) => out.push(set("pids", "pids.max", n, "pids_limit")),
-        Some(Limit::Unlimited) => out.push(set("pids", "pids.max", "max", "pids_limit")),
-        None => {}
-    }
+    out.extend(cpuset_and_pids(r));
     if let Some(w) = r.blkio_weight {
         out.push(set("blkio", "blkio.weight", w, "blkio_config"));
     }
@@ -161,14 +168,7 @@ pub fn v2(r: &Resources) -> Vec<Setting> {
         let q = quota.map_or_else(|| "max".to_owned(), |q| q.to_string());
         out.push(set("cpu", "cpu.max", format!("{q} {period}"), "cpus"));
     }
-    if let Some(cpus) = &r.cpuset {
-        out.push(set("cpuset", "cpuset.cpus", cpuset_text(cpus), "cpuset"));
-    }
-    match r.pids_limit {
-        Some(Limit::Max(n)) => out.push(set("pids", "pids.max", n, "pids_limit")),
-        Some(Limit::Unlimited) => out.push(set("pids", "pids.max", "max", "pids_limit")),
-        None => {}
-    }
+    out.extend(cpuset_and_pids(r));
     if let Some(w) = r.blkio_weight {
         out.push(set(
             "io",
