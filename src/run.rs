@@ -47,6 +47,10 @@ pub fn run(path: &Path, command: Vec<String>, subids: SubidFiles) -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{name}: {e}");
+            // A limit the host cannot apply is a lack of resources, as systemd calls it.
+            if e.stage == Stage::Cgroup {
+                eprintln!("{name}: Result: resources");
+            }
             match (e.stage, e.errno) {
                 (Stage::Exec, Some(libc::ENOENT)) => EXIT_NOT_FOUND,
                 (Stage::Exec, Some(_)) => EXIT_CANNOT_EXEC,

@@ -288,8 +288,11 @@ blkio_config: {weight: 300}
     );
     assert_eq!(ran.code, 125);
     assert_eq!(
-        ran.stderr.trim(),
-        "cg-blkio: start failed at step cgroup: `blkio_config` cannot be applied: this host's cgroups have no `blkio.weight`"
+        ran.stderr.lines().collect::<Vec<_>>(),
+        [
+            "cg-blkio: start failed at step cgroup: `blkio_config` cannot be applied: this host's cgroups have no `blkio.weight`",
+            "cg-blkio: Result: resources"
+        ]
     );
 }
 
