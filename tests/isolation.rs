@@ -897,3 +897,22 @@ fn seccomp_denies_mount_and_keyctl_even_to_root_with_caps_added_elsewhere() {
         "EPERM"
     );
 }
+
+#[test]
+fn without_clone3_the_helper_falls_back_to_clone() {
+    require_root();
+    // svcd run inside a privileged unit whose filter makes clone3 fail with ENOSYS, as a
+    // container runtime's default filter does.
+    let dir = TempDir::new("nested");
+    dir.write("no-clone3.json", r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}"#);
+    let inner = dir.write(
+        "inner.yaml",
+        "command: [sh, -c, 'echo inner pid $$']\nmem_limit: 64m\n",
+    );
+    let outer = format!(
+        "command: [{}, run, {}]\nprivileged: true\nsecurity_opt: [seccomp=no-clone3.json]\n",
+        env!("CARGO_BIN_EXE_svcd"),
+        inner.display()
+    );
+    assert_eq!(ok(&dir, "nested", &outer), "inner pid 1\n");
+}
