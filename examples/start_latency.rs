@@ -343,8 +343,8 @@ fn main() {
          | floor: one clone with the same flags, then exec | {} | {} |\n\n\
          On cgroup v1 the helper's move into the new cgroup waits for an RCU grace period \
          (the kernel's cgroup migration lock): most of the gap between svcd with and without its \
-         cgroup. On cgroup v2, `CLONE_INTO_CGROUP` can start the service inside its cgroup without \
-         that move.\n\n\
+         cgroup. On cgroup v2 svcd clones the service straight into its cgroup \
+         (`CLONE_INTO_CGROUP`): nothing moves.\n\n\
          Starting the svcd binary costs {} ms more than starting `/bin/true`: the most a \
          dedicated helper binary, instead of svcd re-executed, could save per start.\n",
         version("bwrap"),
