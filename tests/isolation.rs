@@ -692,46 +692,12 @@ fn the_example_units_run() {
         ("web", ""),
     ];
     for (name, line) in expected {
-        let path = format!("{units}/{name}.yaml");
-        let _ = std::fs::remove_file(format!("/run/svcd/run/{name}"));
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
-            .args(["run", &path])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let start = std::time::Instant::now();
-        let pid = loop {
-            let state =
-                std::fs::read_to_string(format!("/run/svcd/run/{name}")).unwrap_or_default();
-            if let Some(pid) = state.lines().find_map(|l| l.strip_prefix("pid=")) {
-                break pid.parse::<i32>().unwrap();
-            }
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "{name} ended at start: {:?}",
-                child.wait_with_output()
-            );
-            assert!(start.elapsed().as_secs() < 20, "{name} did not start");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
+        let bg =
+            Background::start_file(std::path::Path::new(&format!("{units}/{name}.yaml")), name);
         std::thread::sleep(std::time::Duration::from_millis(500));
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{name} stopped by itself"
-        );
-        // Stop the run (so that no `restart` policy starts it again), then end the example
-        // outright: it idles as PID 1, which ignores the stop signal.
-        let run_pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        nix::sys::signal::kill(run_pid, nix::sys::signal::Signal::SIGINT).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(bg.pid().is_some(), "{name} stopped by itself");
+        // The examples idle as PID 1, which ignores the stop signal: end them outright.
+        let stdout = bg.kill().stdout;
         assert!(
             stdout.contains(line),
             "{name} printed {stdout:?}, not {line:?}"
@@ -755,35 +721,14 @@ fn the_book_ipc_producer_and_consumer_share_memory() {
     require_root();
     let units = concat!(env!("CARGO_MANIFEST_DIR"), "/units");
     let start = |name: &str| {
-        let _ = std::fs::remove_file(format!("/run/svcd/run/{name}"));
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_svcd"))
-            .args(["run", &format!("{units}/{name}.yaml")])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let begun = std::time::Instant::now();
-        loop {
-            let state =
-                std::fs::read_to_string(format!("/run/svcd/run/{name}")).unwrap_or_default();
-            if let Some(pid) = state.lines().find_map(|l| l.strip_prefix("pid=")) {
-                return (child, nix::unistd::Pid::from_raw(pid.parse().unwrap()));
-            }
-            if begun.elapsed().as_secs() >= 20 {
-                let _ = child.kill();
-                panic!("{name} did not start: {:?}", child.wait_with_output());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        Background::start_file(std::path::Path::new(&format!("{units}/{name}.yaml")), name)
     };
-    let (producer, producer_pid) = start("ipc-producer");
+    let producer = start("ipc-producer");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let (consumer, consumer_pid) = start("ipc-consumer");
+    let consumer = start("ipc-consumer");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    for pid in [consumer_pid, producer_pid] {
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
-    }
-    let seen = String::from_utf8(consumer.wait_with_output().unwrap().stdout).unwrap();
-    producer.wait_with_output().unwrap();
+    let seen = consumer.kill().stdout;
+    drop(producer);
     // `ipcs -m` in the consumer lists the producer's 4096-byte segment.
     assert!(
         seen.lines()

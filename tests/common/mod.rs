@@ -124,13 +124,18 @@ pub fn svcd_run(dir: &TempDir, name: &str, unit: &str) -> Ran {
 
 /// A unit running in the background under `svcd run`, stopped and reaped when dropped.
 pub struct Background {
-    pub child: std::process::Child,
+    child: Option<std::process::Child>,
     pub name: String,
 }
 
 impl Background {
+    /// Write `unit` as `NAME.yaml` in `dir` and start it.
     pub fn start(dir: &TempDir, name: &str, unit: &str) -> Background {
-        let path = dir.write(&format!("{name}.yaml"), unit);
+        Background::start_file(&dir.write(&format!("{name}.yaml"), unit), name)
+    }
+
+    /// Start the unit file `path` (named `name`) and wait until its service runs.
+    pub fn start_file(path: &Path, name: &str) -> Background {
         // A state file left by a run that was killed would name a pid that is gone.
         let _ = std::fs::remove_file(format!("/run/svcd/run/{name}"));
         let child = Command::new(env!("CARGO_BIN_EXE_svcd"))
@@ -140,7 +145,7 @@ impl Background {
             .spawn()
             .expect("start svcd run");
         let mut bg = Background {
-            child,
+            child: Some(child),
             name: name.to_owned(),
         };
         let start = Instant::now();
@@ -149,9 +154,10 @@ impl Background {
                 start.elapsed() < Duration::from_secs(20),
                 "{name} did not start"
             );
-            if let Ok(Some(status)) = bg.child.try_wait() {
+            let child = bg.child.as_mut().unwrap();
+            if let Ok(Some(status)) = child.try_wait() {
                 let mut err = String::new();
-                std::io::Read::read_to_string(bg.child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
                 panic!("{name} ended before it started ({status}): {err}");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -168,31 +174,56 @@ impl Background {
             .ok()
     }
 
-    /// Stop it as Ctrl-C would and collect what it printed.
-    pub fn stop(mut self) -> Ran {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
-        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
-        let out = child.wait_with_output().expect("wait for svcd run");
+    fn signal_run(&self, signal: nix::sys::signal::Signal) {
+        if let Some(child) = &self.child {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal);
+        }
+    }
+
+    fn collect(&mut self) -> Ran {
+        let out = self
+            .child
+            .take()
+            .expect("running")
+            .wait_with_output()
+            .expect("wait for svcd run");
         Ran {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
-}
 
-impl Drop for Background {
-    /// Kill the service; `svcd run` then sees it end, cleans up and exits.
-    fn drop(&mut self) {
+    /// Stop it as Ctrl-C would and collect what it printed.
+    pub fn stop(mut self) -> Ran {
+        self.signal_run(nix::sys::signal::Signal::SIGINT);
+        self.collect()
+    }
+
+    /// Stop it without waiting for the service: a stop request (so that no restart policy
+    /// starts it again), then SIGKILL for the service; collect what it printed.
+    pub fn kill(mut self) -> Ran {
+        self.end();
+        self.collect()
+    }
+
+    fn end(&mut self) {
+        self.signal_run(nix::sys::signal::Signal::SIGINT);
+        std::thread::sleep(Duration::from_millis(50));
         if let Some(pid) = self.pid() {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
-        } else {
-            let _ = self.child.kill();
         }
-        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.end();
+            let _ = self.child.take().map(|mut c| c.wait());
+        }
     }
 }
