@@ -4,9 +4,8 @@
 mod common;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use common::{Background, TempDir, require_root, svcd_run};
+use common::{Background, TempDir, eventually, require_root, svcd_run};
 
 /// The service's cgroup directory for a v1 controller (or the cgroup2 one), from the host.
 fn cgroup_dir(pid: i32, controller: &str) -> PathBuf {
@@ -100,9 +99,8 @@ fn every_limit_is_written_and_reads_back() {
         devices.contains("c 1:3 rwm") && !devices.contains("a *:* rwm"),
         "{devices}"
     );
-    drop(bg);
+    bg.stop();
     // The unit's cgroup is gone after the run.
-    std::thread::sleep(Duration::from_millis(200));
     assert!(!mem.exists(), "{} is left behind", mem.display());
 }
 
@@ -186,8 +184,10 @@ fn a_fork_bomb_is_held_by_pids_limit() {
         serde_json::to_string(bomb).unwrap()
     );
     let bg = Background::start(&dir, "cg-pids", &unit);
-    std::thread::sleep(Duration::from_millis(800));
     let pids = cgroup_dir(bg.pid().unwrap(), "pids");
+    eventually("the fork bomb to reach its limit", || {
+        read(&pids, "pids.events") != "max 0"
+    });
     assert_eq!(read(&pids, "pids.current"), "10");
     assert!(
         read(&pids, "pids.events")
@@ -211,15 +211,16 @@ fn a_busy_loop_with_half_a_cpu_is_throttled() {
         "cg-cpu",
         "command: [sh, -c, 'while :; do :; done']\ninit: true\ncpus: 0.5\n",
     );
-    std::thread::sleep(Duration::from_millis(800));
-    let stat = read(&cgroup_dir(bg.pid().unwrap(), "cpu"), "cpu.stat");
-    let throttled: u64 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("nr_throttled "))
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(throttled > 0, "{stat}");
+    let cpu = cgroup_dir(bg.pid().unwrap(), "cpu");
+    let throttled = || -> u64 {
+        let stat = read(&cpu, "cpu.stat");
+        stat.lines()
+            .find_map(|l| l.strip_prefix("nr_throttled "))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    eventually("the busy loop to be throttled", || throttled() > 0);
 }
 
 #[test]
@@ -230,8 +231,9 @@ fn nothing_a_service_forked_survives_its_stop() {
     // the cgroup does.
     let unit = "command: [sh, -c, 'setsid sleep 300 & setsid sleep 301 & exec sleep 302']\npid: host\nstop_grace_period: 200ms\n";
     let bg = Background::start(&dir, "cg-fork", unit);
-    std::thread::sleep(Duration::from_millis(300));
     let procs = cgroup_dir(bg.pid().unwrap(), "pids").join("cgroup.procs");
+    let count = || std::fs::read_to_string(&procs).unwrap().lines().count();
+    eventually("the service's children", || count() == 3);
     let pids: Vec<i32> = std::fs::read_to_string(&procs)
         .unwrap()
         .lines()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Background, Ran, TempDir, require_root, svcd_run};
+use common::{Background, Ran, TempDir, eventually, has_shm_segment, require_root, svcd_run};
 
 /// Run `unit` and return what it printed; it must exit 0.
 fn ok(dir: &TempDir, name: &str, unit: &str) -> String {
@@ -239,8 +239,8 @@ fn ipc_shareable_and_joined() {
         "ipc-prod",
         "command: [sh, -c, 'ipcmk -M 4096 -p 0600 >/dev/null && exec sleep 60']\nipc: shareable\ninit: true\n",
     );
-    // Wait for the segment to exist.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = producer.pid().unwrap();
+    eventually("the producer's segment", || has_shm_segment(pid, 4096));
     let seen = ok(
         &dir,
         "ipc-cons",
@@ -307,6 +307,16 @@ fn user_namespace_maps_seen_inside_and_from_the_host() {
                 gid_map: [{container_id: 0, host_id: 300000, size: 65536}]\n";
     let bg = Background::start(&dir, "userns-map", unit);
     let pid = bg.pid().unwrap();
+    // The shell has printed once it has become `sleep`, the init's child.
+    let child_comm = || {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let child = children.split_whitespace().next().unwrap_or("0").to_owned();
+        std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default()
+    };
+    eventually("the service to print its maps", || {
+        child_comm().trim() == "sleep"
+    });
     // The host sees the service's init as the mapped ids.
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert_eq!(
@@ -694,7 +704,8 @@ fn the_example_units_run() {
     for (name, line) in expected {
         let bg =
             Background::start_file(std::path::Path::new(&format!("{units}/{name}.yaml")), name);
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // Each prints its line at start, then idles.
+        std::thread::sleep(std::time::Duration::from_millis(1000));
         assert!(bg.pid().is_some(), "{name} stopped by itself");
         // The examples idle as PID 1, which ignores the stop signal: end them outright.
         let stdout = bg.kill().stdout;
@@ -724,9 +735,11 @@ fn the_book_ipc_producer_and_consumer_share_memory() {
         Background::start_file(std::path::Path::new(&format!("{units}/{name}.yaml")), name)
     };
     let producer = start("ipc-producer");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = producer.pid().unwrap();
+    eventually("the producer's segment", || has_shm_segment(pid, 4096));
     let consumer = start("ipc-consumer");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The consumer lists segments at start, then idles.
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let seen = consumer.kill().stdout;
     drop(producer);
     // `ipcs -m` in the consumer lists the producer's 4096-byte segment.

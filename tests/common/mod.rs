@@ -227,3 +227,27 @@ impl Drop for Background {
         }
     }
 }
+
+/// Wait until `cond` holds, polling; fail the test naming `what` after 20 seconds.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether the IPC namespace of process `pid` holds a shared memory segment of `size` bytes.
+pub fn has_shm_segment(pid: i32, size: u64) -> bool {
+    Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-i", "ipcs", "-m"])
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.split_whitespace().nth(4) == Some(&size.to_string()))
+        })
+}
