@@ -165,8 +165,7 @@ pub fn attach(dir: &Path, rules: &[DeviceRule]) -> Result<(), Errno> {
     let fd = Errno::result(fd)? as i32;
     // SAFETY: bpf(2) just returned this descriptor, which nothing else owns.
     let prog = unsafe { OwnedFd::from_raw_fd(fd) };
-    let cgroup = std::fs::File::open(dir)
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let cgroup = std::fs::File::open(dir).map_err(|e| crate::sandbox::stage::errno_of(&e))?;
     let attach = ProgAttach {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,

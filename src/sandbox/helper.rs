@@ -75,9 +75,10 @@ fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
         join_cgroup(procs)?;
     }
     let cgroup_dir = match &plan.cgroup_dir {
-        Some(dir) => Some(std::fs::File::open(dir).map_err(|e| {
-            StartError::sys(Stage::JoinCgroup, errno_of(&e), dir.display().to_string())
-        })?),
+        Some(dir) => Some(
+            std::fs::File::open(dir)
+                .map_err(|e| StartError::io(Stage::JoinCgroup, &e, dir.display().to_string()))?,
+        ),
         None => None,
     };
     // Limits and the OOM score are inherited by the clone; here the helper still has the
@@ -94,7 +95,7 @@ fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
     }
     if let Some(score) = plan.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", score.to_string())
-            .map_err(|e| StartError::sys(Stage::OomScoreAdj, errno_of(&e), score.to_string()))?;
+            .map_err(|e| StartError::io(Stage::OomScoreAdj, &e, score.to_string()))?;
     }
     namespaces::join(&plan.joins)?;
 
@@ -139,13 +140,8 @@ fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
         userns::write_maps(pid.as_raw(), maps).map_err(fail)?;
     }
     let mut sync = std::fs::File::from(sync_write);
-    sync.write_all(b"1").map_err(|e| {
-        fail(StartError::sys(
-            Stage::Clone,
-            errno_of(&e),
-            "resuming the service",
-        ))
-    })?;
+    sync.write_all(b"1")
+        .map_err(|e| fail(StartError::io(Stage::Clone, &e, "resuming the service")))?;
     drop(sync);
     let mut report = Vec::new();
     let _ = std::fs::File::from(report_read).read_to_end(&mut report);
@@ -158,7 +154,7 @@ fn start(plan: &SpawnPlan) -> Result<Pid, StartError> {
 
 fn join_cgroup(procs: &std::path::Path) -> Result<(), StartError> {
     std::fs::write(procs, "0")
-        .map_err(|e| StartError::sys(Stage::JoinCgroup, errno_of(&e), procs.display().to_string()))
+        .map_err(|e| StartError::io(Stage::JoinCgroup, &e, procs.display().to_string()))
 }
 
 /// `clone3(2)` on the helper's own stack: it returns in both processes, as `fork` does
@@ -205,10 +201,6 @@ fn clone3(
         0 => Ok(None),
         pid => Ok(Some(Pid::from_raw(pid as i32))),
     }
-}
-
-fn errno_of(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), StartError> {
@@ -333,8 +325,7 @@ fn setup_and_exec(plan: &SpawnPlan, report: &OwnedFd) -> Result<(), StartError> 
         .map_err(|e| StartError::other(Stage::Capabilities, e.to_string()))?;
     if let Some(label) = &plan.lsm_label {
         let (path, value) = label.exec_attr();
-        std::fs::write(path, value)
-            .map_err(|e| StartError::sys(Stage::LsmLabel, errno_of(&e), path))?;
+        std::fs::write(path, value).map_err(|e| StartError::io(Stage::LsmLabel, &e, path))?;
     }
     if plan.no_new_privs {
         nix::sys::prctl::set_no_new_privs().map_err(sys(Stage::NoNewPrivs))?;

@@ -46,10 +46,6 @@ fn inside(path: &Path) -> PathBuf {
     Path::new(STAGING_DIR).join(path.strip_prefix("/").unwrap_or(path))
 }
 
-fn io_errno(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 fn mount_at(
     stage: Stage,
     source: Option<&Path>,
@@ -67,7 +63,7 @@ fn mkdir_all(stage: Stage, path: &Path) -> Result<(), StartError> {
         .recursive(true)
         .mode(0o755)
         .create(path)
-        .map_err(|e| StartError::sys(stage, io_errno(&e), path.display().to_string()))
+        .map_err(|e| StartError::io(stage, &e, path.display().to_string()))
 }
 
 /// Make `target` exist as the same kind of thing as `source`, to mount one on the other.
@@ -80,7 +76,7 @@ fn mount_point(stage: Stage, source: &Path, target: &Path) -> Result<(), StartEr
     }
     if target.symlink_metadata().is_err() {
         fs::File::create(target)
-            .map_err(|e| StartError::sys(stage, io_errno(&e), target.display().to_string()))?;
+            .map_err(|e| StartError::io(stage, &e, target.display().to_string()))?;
     }
     Ok(())
 }
@@ -196,9 +192,8 @@ pub fn setup(
     )?;
     for (name, value) in sysctls {
         let path = proc_dir.join("sys").join(name.replace('.', "/"));
-        fs::write(&path, value).map_err(|e| {
-            StartError::sys(Stage::Sysctls, io_errno(&e), format!("{name}={value}"))
-        })?;
+        fs::write(&path, value)
+            .map_err(|e| StartError::io(Stage::Sysctls, &e, format!("{name}={value}")))?;
     }
     mount_dev(plan, own_ipc)?;
     mount_sys(plan.sys)?;
@@ -254,8 +249,7 @@ fn mount_dev(plan: &MountPlan, own_ipc: bool) -> Result<(), StartError> {
             ("stderr", "/proc/self/fd/2"),
             ("ptmx", "pts/ptmx"),
         ] {
-            symlink(to, dev.join(link))
-                .map_err(|e| StartError::sys(Stage::MountDev, io_errno(&e), link))?;
+            symlink(to, dev.join(link)).map_err(|e| StartError::io(Stage::MountDev, &e, link))?;
         }
     }
     let pts = dev.join("pts");

@@ -12,13 +12,8 @@ use super::stage::{Stage, StartError};
 /// service's process is cloned: it inherits them.
 pub fn join(joins: &[(i32, PathBuf)]) -> Result<(), StartError> {
     for (flag, path) in joins {
-        let file = std::fs::File::open(path).map_err(|e| {
-            StartError::sys(
-                Stage::Setns,
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-                path.display().to_string(),
-            )
-        })?;
+        let file = std::fs::File::open(path)
+            .map_err(|e| StartError::io(Stage::Setns, &e, path.display().to_string()))?;
         setns(&file, CloneFlags::from_bits_retain(*flag))
             .map_err(|e| StartError::sys(Stage::Setns, e, path.display().to_string()))?;
     }

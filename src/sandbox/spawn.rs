@@ -13,10 +13,7 @@ use super::plan::{STAGING_DIR, SpawnPlan};
 use super::stage::{Stage, StartError};
 
 fn io_fail(what: &str) -> impl Fn(std::io::Error) -> StartError + '_ {
-    move |e| {
-        let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-        StartError::sys(Stage::SpawnHelper, errno, what)
-    }
+    move |e| StartError::io(Stage::SpawnHelper, &e, what)
 }
 
 /// Start the service of `plan`. Its stdout and stderr are `stdout` and `stderr`; its stdin is
@@ -41,10 +38,8 @@ pub fn spawn_with(
         .iter()
         .filter(|b| b.create_source && !b.source.exists())
     {
-        std::fs::create_dir_all(&bind.source).map_err(|e| {
-            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
-            StartError::sys(Stage::Volumes, errno, bind.source.display().to_string())
-        })?;
+        std::fs::create_dir_all(&bind.source)
+            .map_err(|e| StartError::io(Stage::Volumes, &e, bind.source.display().to_string()))?;
     }
     let (mut ours, theirs) =
         std::os::unix::net::UnixStream::pair().map_err(io_fail("socketpair"))?;

@@ -152,6 +152,11 @@ impl fmt::Display for Stage {
     }
 }
 
+/// The errno of an I/O error, EIO for one that has none.
+pub fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 /// Why a service did not start: the step, the errno when a system call failed, and details
 /// (a path, a name).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -168,6 +173,11 @@ impl StartError {
             errno: Some(errno as i32),
             detail: detail.into(),
         }
+    }
+
+    /// A failed file operation: its errno (EIO when it has none).
+    pub fn io(stage: Stage, e: &std::io::Error, detail: impl Into<String>) -> StartError {
+        StartError::sys(stage, errno_of(e), detail)
     }
 
     pub fn other(stage: Stage, detail: impl Into<String>) -> StartError {

@@ -117,10 +117,8 @@ pub fn auto_maps(unit: &str, files: &SubidFiles) -> Result<IdMaps, StartError> {
 pub fn write_maps(pid: i32, maps: &IdMaps) -> Result<(), StartError> {
     for (file, text) in [("uid_map", &maps.uid_map), ("gid_map", &maps.gid_map)] {
         let path = format!("/proc/{pid}/{file}");
-        fs::write(&path, text).map_err(|e| {
-            let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0));
-            StartError::sys(Stage::UidMap, errno, format!("{path}: {}", text.trim()))
-        })?;
+        fs::write(&path, text)
+            .map_err(|e| StartError::io(Stage::UidMap, &e, format!("{path}: {}", text.trim())))?;
     }
     Ok(())
 }
